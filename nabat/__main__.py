@@ -1,0 +1,5 @@
+"""Allow ``python -m nabat``."""
+
+from nabat.cli import main
+
+main()

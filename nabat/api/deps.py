@@ -1,0 +1,114 @@
+"""Dependency aliases for routes: the app state, a session, the caller."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.errors import ErrorCode, NotFound, Unauthorized
+from nabat.models.account import Role, User
+from nabat.security.tokens import read_token
+from nabat.services import accounts
+from nabat.services.access import ROLE_SCOPES, Principal
+from nabat.services.apikeys import resolve_api_key
+from nabat.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    """The running app's state."""
+    state: AppState = request.app.state.nabat
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """A database session for the length of one request."""
+    async with state.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "authentication required: send 'Authorization: Bearer <token>' with a token "
+            "from POST /api/auth/login or a project API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return token.strip()
+
+
+async def get_current_user(request: Request, state: StateDep, session: SessionDep) -> User:
+    """The logged-in user behind a JWT (API keys are not users)."""
+    token = _bearer(request)
+    user_id = read_token(state.keys.jwt_key, token)
+    user = await session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.is_active:
+        raise Unauthorized(
+            "the token is invalid or expired; log in again with POST /api/auth/login",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_principal(
+    request: Request,
+    state: StateDep,
+    session: SessionDep,
+    x_project: Annotated[
+        str | None,
+        Header(
+            alias="X-Nabat-Project",
+            description="Project id or slug; defaults to your first project.",
+        ),
+    ] = None,
+) -> Principal:
+    """The caller inside the project the request is about.
+
+    An API key belongs to one project; a user picks one with ``X-Nabat-Project`` or gets
+    their first. A project the caller is not in answers exactly like a missing one.
+    """
+    token = _bearer(request)
+    key_principal = await resolve_api_key(session, state.clock, token)
+    if key_principal is not None:
+        if x_project is not None:
+            project = await accounts.get_project(session, x_project)
+            if project.id != key_principal.project_id:
+                raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
+        return key_principal
+    user = await get_current_user(request, state, session)
+    memberships = await accounts.memberships_of(session, user.id)
+    if x_project is None:
+        if memberships:
+            project, role = memberships[0]
+            return _user_principal(user, project.id, role)
+        raise NotFound(
+            "you are not a member of any project; ask an administrator to add you",
+            code=ErrorCode.PROJECT_NOT_FOUND,
+        )
+    for project, role in memberships:
+        if x_project in (str(project.id), project.slug):
+            return _user_principal(user, project.id, role)
+    if user.is_superuser:
+        project = await accounts.get_project(session, x_project)
+        return _user_principal(user, project.id, Role.OWNER)
+    raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
+
+
+def _user_principal(user: User, project_id: int, role: Role) -> Principal:
+    return Principal(project_id=project_id, scopes=ROLE_SCOPES[role], user_id=user.id, role=role)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

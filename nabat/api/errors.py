@@ -1,0 +1,119 @@
+"""One JSON error shape for every failure: ``{success, code, error, details, timestamp}``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from nabat.errors import ErrorCode, NabatError
+
+log = logging.getLogger("nabat.api")
+
+_HTTP_CODES = {
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    429: ErrorCode.TOO_MANY_REQUESTS,
+}
+
+
+def error_body(
+    code: ErrorCode, message: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The JSON error document."""
+    return {
+        "success": False,
+        "code": code.value,
+        "error": message,
+        "details": details or [],
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def error_response(
+    status: int,
+    code: ErrorCode,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """Build the error response every endpoint uses."""
+    return JSONResponse(error_body(code, message, details), status_code=status, headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(part) for part in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:]
+    return ".".join(parts) or "body"
+
+
+async def _nabat_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NabatError)
+    return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    for error in errors:
+        if error.get("type") == "json_invalid":
+            reason = error.get("ctx", {}).get("error", "invalid JSON")
+            return error_response(
+                400,
+                ErrorCode.MALFORMED_JSON,
+                f"the request body is not valid JSON ({reason}); send a JSON object",
+            )
+    details = []
+    for error in errors:
+        field = _field_of(tuple(error.get("loc", ())))
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown key; check its spelling"
+        elif error.get("type") == "missing":
+            message = "required but missing"
+        details.append({"field": field, "message": message, "type": error.get("type")})
+    if not details:
+        details = [{"field": "body", "message": "invalid request"}]
+    first = details[0]
+    more = f" (and {len(details) - 1} more, see details)" if len(details) > 1 else ""
+    return error_response(
+        422, ErrorCode.VALIDATION_ERROR, f"{first['field']}: {first['message']}{more}", details
+    )
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
+    message = str(exc.detail)
+    if exc.status_code == 404:
+        message = "no such endpoint; see /docs for the API"
+    elif exc.status_code == 405:
+        message = "this endpoint does not accept that HTTP method; see /docs"
+    return error_response(
+        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
+    )
+
+
+async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    # The trace goes to the log for the operator, never to the client.
+    log.exception("unhandled error", exc_info=exc)
+    return error_response(
+        500, ErrorCode.INTERNAL_ERROR, "internal error; the server log has the details"
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Route every kind of failure to the one error shape."""
+    app.add_exception_handler(NabatError, _nabat_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

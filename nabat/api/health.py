@@ -1,0 +1,35 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from nabat.api.deps import StateDep
+from nabat.api.errors import error_response
+from nabat.errors import ErrorCode
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up and serving."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=None)
+async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
+    """The database answers; 503 when it does not."""
+    try:
+        async with state.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError) as exc:
+        return error_response(
+            503,
+            ErrorCode.SERVICE_UNAVAILABLE,
+            f"the database is unreachable ({type(exc).__name__}); check NABAT_DATABASE_URL",
+        )
+    return {"status": "ok", "database": "ok"}

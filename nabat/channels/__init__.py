@@ -1,0 +1,1 @@
+"""Channel types: one module per type, each with its configuration model."""

@@ -1,0 +1,78 @@
+"""EMAIL: SMTP with implicit TLS, mandatory STARTTLS or plain (seed 002, seed 003)."""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BeforeValidator, EmailStr, Field, SecretStr, model_validator
+
+from nabat.channels.base import ChannelConfig, SingleLine
+
+Encryption = Literal["ssl", "starttls", "none"]
+
+
+def _split_addresses(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(";", ",").split(",") if part.strip()]
+    return value
+
+
+class EmailConfig(ChannelConfig):
+    """SMTP settings. ``useTls`` (seed) and ``encryption`` (explicit) must agree."""
+
+    type_name: ClassVar[str] = "EMAIL"
+
+    smtp_host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]_]+$")
+    smtp_port: int = Field(ge=1, le=65535)
+    username: SingleLine | None = Field(default=None, max_length=320)
+    password: SecretStr | None = None
+    from_email: EmailStr | None = None
+    from_name: SingleLine | None = Field(default=None, max_length=200)
+    reply_to: EmailStr | None = None
+    to: Annotated[list[EmailStr], BeforeValidator(_split_addresses)] = Field(
+        default_factory=list, max_length=100
+    )
+    use_tls: bool | None = None
+    encryption: Encryption | None = None
+    auth: bool | None = None
+    timeout: float = Field(default=30.0, gt=0, le=300)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> EmailConfig:
+        if self.use_tls is False and self.encryption in ("ssl", "starttls"):
+            raise ValueError(
+                f"useTls is false but encryption is {self.encryption!r}; "
+                "drop useTls or make them agree"
+            )
+        if self.use_tls is True and self.encryption == "none":
+            raise ValueError(
+                "useTls is true but encryption is 'none'; drop useTls or make them agree"
+            )
+        if self.uses_auth and (not self.username or self.password is None):
+            raise ValueError(
+                "SMTP authentication is on, so username and password are required "
+                "(set auth to false for a server that takes mail without login)"
+            )
+        return self
+
+    @property
+    def effective_encryption(self) -> Encryption:
+        """The TLS mode in force: explicit, else implied by ``useTls`` and the port.
+
+        With nothing said, STARTTLS is required, never opportunistic; port 465 means
+        implicit TLS (RFC 8314).
+        """
+        if self.encryption is not None:
+            return self.encryption
+        if self.smtp_port == 465 and self.use_tls is not False:
+            return "ssl"
+        if self.use_tls is False:
+            return "none"
+        return "starttls"
+
+    @property
+    def uses_auth(self) -> bool:
+        """Whether to log in: explicit ``auth``, else whenever a username is given."""
+        if self.auth is not None:
+            return self.auth
+        return bool(self.username)

@@ -1,0 +1,153 @@
+"""The ``nabat`` command."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from nabat.app import build_state, create_app
+from nabat.clock import SystemClock
+from nabat.db.engine import create_engine
+from nabat.db.migrate import upgrade_to_head
+from nabat.errors import NabatError
+from nabat.models.account import Role
+from nabat.services import accounts, apikeys
+from nabat.services.access import DEFAULT_API_KEY_SCOPES, ROLE_SCOPES, Principal
+from nabat.settings import Settings
+
+app = typer.Typer(help="Nabat: self-hosted alert and notification service.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
+apikey_app = typer.Typer(help="Manage project API keys.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(apikey_app, name="apikey")
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Overrides NABAT_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides NABAT_PORT.")] = None,
+) -> None:
+    """Run the API (with its migrations applied) in one process."""
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    settings = _settings()
+
+    async def run() -> None:
+        engine = create_engine(settings.effective_database_url)
+        try:
+            await upgrade_to_head(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+    typer.echo("database is up to date")
+
+
+def _fail(exc: NabatError) -> None:
+    typer.echo(f"error: {exc.message}", err=True)
+    raise typer.Exit(code=1)
+
+
+@user_app.command("create")
+def user_create(
+    username: str,
+    email: str,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    project: Annotated[
+        str, typer.Option(help="Project id or slug to join.")
+    ] = accounts.DEFAULT_PROJECT_SLUG,
+    role: Annotated[str, typer.Option(help="owner, admin, member or viewer.")] = "member",
+    superuser: Annotated[bool, typer.Option(help="Instance administrator.")] = False,
+) -> None:
+    """Create a user and give them a role in a project."""
+    settings = _settings()
+
+    async def run() -> None:
+        state = await build_state(settings, SystemClock())
+        try:
+            async with state.sessions() as session:
+                target = await accounts.get_project(session, project)
+                user = await accounts.create_user(
+                    session,
+                    state.clock,
+                    username=username,
+                    email=email,
+                    password=password,
+                    is_superuser=superuser,
+                )
+                await accounts.set_membership(
+                    session, project_id=target.id, user_id=user.id, role=Role(role)
+                )
+                await session.commit()
+                typer.echo(
+                    f"created user {user.username} (id {user.id}) as {role} of {target.slug}"
+                )
+        finally:
+            await state.engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except NabatError as exc:
+        _fail(exc)
+
+
+@apikey_app.command("create")
+def apikey_create(
+    name: str,
+    project: Annotated[str, typer.Option(help="Project id or slug.")] = (
+        accounts.DEFAULT_PROJECT_SLUG
+    ),
+    scope: Annotated[list[str] | None, typer.Option(help="A scope; repeat for several.")] = None,
+) -> None:
+    """Create a project API key and print it (shown only once)."""
+    settings = _settings()
+
+    async def run() -> None:
+        state = await build_state(settings, SystemClock())
+        try:
+            async with state.sessions() as session:
+                target = await accounts.get_project(session, project)
+                scopes = apikeys.parse_scopes(scope) if scope else list(DEFAULT_API_KEY_SCOPES)
+                creator = Principal(project_id=target.id, scopes=ROLE_SCOPES[Role.OWNER])
+                key, plaintext = await apikeys.create_api_key(
+                    session, state.clock, creator=creator, name=name, scopes=scopes
+                )
+                await session.commit()
+                typer.echo(f"API key {key.id} for project {target.slug} ({', '.join(key.scopes)}):")
+                typer.echo(plaintext)
+        finally:
+            await state.engine.dispose()
+
+    try:
+        asyncio.run(run())
+    except NabatError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    """Entry point of the ``nabat`` script."""
+    app()

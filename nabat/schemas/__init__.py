@@ -1,0 +1,1 @@
+"""API shapes per resource; camelCase on the wire."""

@@ -1,0 +1,50 @@
+"""Channel shapes, exactly as seed 002 writes them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import Field
+
+from nabat.schemas.base import ApiModel, StrictApiModel
+
+
+class ChannelCreate(StrictApiModel):
+    """``POST /api/v1/notifications/channels``."""
+
+    name: str = Field(max_length=200)
+    type: str = Field(description="PYTHON_BOT, TELEGRAM, EMAIL, SLACK, WEBHOOK or DISCORD")
+    configuration: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    is_default: bool = False
+
+
+class ChannelUpdate(StrictApiModel):
+    """``PUT /api/v1/notifications/channels/{id}``: any subset of the fields."""
+
+    name: str | None = Field(default=None, max_length=200)
+    type: str | None = None
+    configuration: dict[str, Any] | None = None
+    enabled: bool | None = None
+    is_default: bool | None = None
+
+
+class ChannelOut(ApiModel):
+    """A channel as clients see it: secrets masked."""
+
+    id: int
+    name: str
+    type: str
+    configuration: dict[str, Any]
+    enabled: bool
+    is_default: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeletedOut(ApiModel):
+    """The answer to a delete."""
+
+    success: bool = True
+    message: str

@@ -1,0 +1,1 @@
+"""Secret encryption and masking, tokens, API keys and password hashing."""

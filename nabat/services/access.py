@@ -1,0 +1,62 @@
+"""Who is calling, in which project, and what they may do there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from nabat.errors import Forbidden
+from nabat.models.account import Role
+
+
+class Scope(StrEnum):
+    """A right within one project. Roles grant sets of them; API keys carry a chosen set."""
+
+    CHANNELS_READ = "channels:read"
+    CHANNELS_WRITE = "channels:write"
+    CHANNELS_TEST = "channels:test"
+    NOTIFICATIONS_SEND = "notifications:send"
+    EVENTS_WRITE = "events:write"
+    DELIVERIES_READ = "deliveries:read"
+    APIKEYS_MANAGE = "apikeys:manage"
+    MEMBERS_MANAGE = "members:manage"
+
+
+_VIEWER = frozenset({Scope.CHANNELS_READ, Scope.DELIVERIES_READ})
+_MEMBER = _VIEWER | {Scope.CHANNELS_TEST, Scope.NOTIFICATIONS_SEND, Scope.EVENTS_WRITE}
+_ADMIN = _MEMBER | {Scope.CHANNELS_WRITE, Scope.APIKEYS_MANAGE, Scope.MEMBERS_MANAGE}
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.VIEWER: _VIEWER,
+    Role.MEMBER: _MEMBER,
+    Role.ADMIN: _ADMIN,
+    Role.OWNER: _ADMIN,
+}
+
+DEFAULT_API_KEY_SCOPES = (Scope.CHANNELS_READ, Scope.NOTIFICATIONS_SEND, Scope.EVENTS_WRITE)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller as seen inside one project."""
+
+    project_id: int
+    scopes: frozenset[Scope]
+    user_id: int | None = None
+    role: Role | None = None
+    api_key_id: int | None = None
+
+    def require(self, scope: Scope) -> None:
+        """Raise :class:`Forbidden` unless the caller holds ``scope``."""
+        if scope in self.scopes:
+            return
+        if self.api_key_id is not None:
+            raise Forbidden(
+                f"this API key lacks the scope {scope.value!r}; "
+                "create a key with that scope to do this"
+            )
+        role = self.role.value if self.role else "none"
+        raise Forbidden(
+            f"your role in this project ({role}) does not allow {scope.value!r}; "
+            "ask a project admin for a higher role"
+        )

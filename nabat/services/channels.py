@@ -1,0 +1,212 @@
+"""Channel management: create, read, update (partially), delete, and the default channel."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.channels.base import ChannelConfig, restore_masked
+from nabat.channels.registry import channel_types, config_model
+from nabat.clock import Clock
+from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
+from nabat.models.channel import Channel
+from nabat.security.crypto import SecretBox
+from nabat.services.config_errors import config_validation_failed
+
+_NAME_MAX = 200
+
+
+@dataclass(frozen=True)
+class ChannelView:
+    """A channel with its configuration decrypted and parsed."""
+
+    row: Channel
+    config: ChannelConfig
+
+
+@dataclass(frozen=True)
+class ChannelChanges:
+    """A partial update: ``None`` means "leave as is"."""
+
+    name: str | None = None
+    type: str | None = None
+    configuration: dict[str, Any] | None = None
+    enabled: bool | None = None
+    is_default: bool | None = None
+
+
+def _field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+
+
+def _check_type(type_name: str) -> type[ChannelConfig]:
+    model = config_model(type_name.upper())
+    if model is None:
+        raise _field_error(
+            "type", f"unknown channel type {type_name!r}; use one of: " + ", ".join(channel_types())
+        )
+    return model
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > _NAME_MAX:
+        raise _field_error("name", f"must be 1-{_NAME_MAX} characters")
+    return name
+
+
+def parse_config(model: type[ChannelConfig], raw: dict[str, Any]) -> ChannelConfig:
+    """Validate a configuration against its type, raising a 422 that names each problem."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise config_validation_failed(exc, model) from None
+
+
+class ChannelService:
+    """Channel use-cases for one project."""
+
+    def __init__(self, session: AsyncSession, box: SecretBox, clock: Clock) -> None:
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def view(self, row: Channel) -> ChannelView:
+        """Decrypt and parse a stored channel."""
+        model = _check_type(row.type)
+        return ChannelView(
+            row=row, config=model.model_validate(self._box.decrypt_json(row.config_sealed))
+        )
+
+    async def create(
+        self,
+        project_id: int,
+        *,
+        name: str,
+        type_name: str,
+        configuration: dict[str, Any],
+        enabled: bool = True,
+        is_default: bool = False,
+    ) -> ChannelView:
+        """Create a channel; ``is_default`` takes the default from any other channel."""
+        model = _check_type(type_name)
+        config = parse_config(model, configuration)
+        now = self._clock.now()
+        row = Channel(
+            project_id=project_id,
+            name=_check_name(name),
+            type=model.type_name,
+            config_sealed=self._box.encrypt_json(config.to_storage()),
+            enabled=enabled,
+            is_default=False,
+            created_at=now,
+            updated_at=now,
+        )
+        self._session.add(row)
+        await self._session.flush()
+        if is_default:
+            await self._make_default(row)
+        await self._commit()
+        return ChannelView(row=row, config=config)
+
+    async def list(self, project_id: int) -> list[ChannelView]:
+        """The project's channels in creation order."""
+        rows = await self._session.scalars(
+            select(Channel).where(Channel.project_id == project_id).order_by(Channel.id)
+        )
+        return [self.view(row) for row in rows]
+
+    async def get(self, project_id: int, channel_id: int) -> ChannelView:
+        """One channel of the project; another project's channel is reported missing."""
+        row = await self._session.get(Channel, channel_id)
+        if row is None or row.project_id != project_id:
+            raise NotFound(
+                f"channel {channel_id} not found in this project; list channels with "
+                "GET /api/v1/notifications/channels",
+                code=ErrorCode.CHANNEL_NOT_FOUND,
+            )
+        return self.view(row)
+
+    async def get_default(self, project_id: int) -> ChannelView:
+        """The project's default channel."""
+        row = await self._session.scalar(
+            select(Channel).where(Channel.project_id == project_id, Channel.is_default)
+        )
+        if row is None:
+            raise NotFound(
+                "this project has no default channel; make one the default with "
+                'PUT /api/v1/notifications/channels/{id} {"isDefault": true}',
+                code=ErrorCode.CHANNEL_NOT_FOUND,
+            )
+        return self.view(row)
+
+    async def update(
+        self, project_id: int, channel_id: int, changes: ChannelChanges
+    ) -> ChannelView:
+        """Apply a partial update.
+
+        Configuration keys are merged into the stored ones (``null`` removes a key) unless
+        the type changes, when the configuration must be given whole. Masked secrets sent
+        back are kept as stored.
+        """
+        current = await self.get(project_id, channel_id)
+        row = current.row
+        config = current.config
+        if changes.name is not None:
+            row.name = _check_name(changes.name)
+        new_type = row.type
+        if changes.type is not None:
+            new_type = _check_type(changes.type).type_name
+        if new_type != row.type and changes.configuration is None:
+            raise _field_error(
+                "configuration",
+                f"changing the type to {new_type} needs that type's whole configuration",
+            )
+        if changes.configuration is not None:
+            model = _check_type(new_type)
+            stored = config.to_storage()
+            patch = restore_masked(changes.configuration, stored)
+            merged = patch if new_type != row.type else {**stored, **patch}
+            merged = {key: value for key, value in merged.items() if value is not None}
+            config = parse_config(model, merged)
+            row.type = new_type
+            row.config_sealed = self._box.encrypt_json(config.to_storage())
+        if changes.enabled is not None:
+            row.enabled = changes.enabled
+        if changes.is_default is True and not row.is_default:
+            await self._make_default(row)
+        elif changes.is_default is False:
+            row.is_default = False
+        row.updated_at = self._clock.now()
+        await self._commit()
+        return ChannelView(row=row, config=config)
+
+    async def delete(self, project_id: int, channel_id: int) -> None:
+        """Delete a channel of the project."""
+        current = await self.get(project_id, channel_id)
+        await self._session.delete(current.row)
+        await self._commit()
+
+    async def _make_default(self, row: Channel) -> None:
+        # Clear the old default first: the unique partial index allows one per project.
+        await self._session.execute(
+            update(Channel)
+            .where(Channel.project_id == row.project_id, Channel.is_default, Channel.id != row.id)
+            .values(is_default=False, updated_at=self._clock.now())
+        )
+        row.is_default = True
+        await self._session.flush()
+
+    async def _commit(self) -> None:
+        try:
+            await self._session.commit()
+        except IntegrityError as exc:
+            await self._session.rollback()
+            raise Conflict(
+                "another request changed the default channel at the same time; retry"
+            ) from exc

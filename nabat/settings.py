@@ -1,0 +1,68 @@
+"""Service settings, read from ``NABAT_*`` environment variables or a ``.env`` file.
+
+Built once by the entry point and passed down; never a module global.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything an operator can set. See README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NABAT_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Field(default=Path("var"), description="Where SQLite and the key file live.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; empty means SQLite at <data_dir>/nabat.db.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Encrypts secrets at rest and signs tokens; generated into data_dir if unset.",
+    )
+    admin_email: str | None = None
+    admin_password: SecretStr | None = None
+    outbound_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    registration_enabled: bool = False
+    jwt_ttl_seconds: int = Field(default=24 * 3600, ge=60)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    login_attempts_per_minute: int = Field(default=5, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _split_cidrs(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _check_cidrs(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"NABAT_OUTBOUND_ALLOW entry {cidr!r} is not a CIDR network "
+                    "(write it like 10.0.0.0/8 or fd00::/8)"
+                ) from exc
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL to use: the configured one, else SQLite in the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'nabat.db').resolve()}"
