@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from nabat.app import build_state, create_app
+from nabat.app import bootstrap_admin, build_state, create_app
 from nabat.clock import SystemClock
 from nabat.db.engine import create_engine
 from nabat.db.migrate import upgrade_to_head
@@ -88,6 +88,7 @@ def user_create(
 
     async def run() -> None:
         state = await build_state(settings, SystemClock())
+        await bootstrap_admin(state)
         try:
             async with state.sessions() as session:
                 target = await accounts.get_project(session, project)
@@ -128,6 +129,7 @@ def apikey_create(
 
     async def run() -> None:
         state = await build_state(settings, SystemClock())
+        await bootstrap_admin(state)
         try:
             async with state.sessions() as session:
                 target = await accounts.get_project(session, project)

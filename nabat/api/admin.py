@@ -94,7 +94,7 @@ async def list_members(caller: CurrentPrincipal, session: SessionDep) -> list[Me
     )
     return [
         MemberOut(user_id=u.id, username=u.username, email=u.email, role=role)
-        for u, role in rows.tuples()
+        for u, role in rows
     ]
 
 

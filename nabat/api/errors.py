@@ -16,6 +16,9 @@ from nabat.errors import ErrorCode, NabatError
 log = logging.getLogger("nabat.api")
 
 _HTTP_CODES = {
+    # FastAPI's only 400 is a body it could not decode as JSON (bad UTF-8, nesting too
+    # deep); the syntax errors it can locate arrive as RequestValidationError instead.
+    400: ErrorCode.MALFORMED_JSON,
     401: ErrorCode.UNAUTHORIZED,
     403: ErrorCode.FORBIDDEN,
     404: ErrorCode.NOT_FOUND,
@@ -94,7 +97,9 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
     message = str(exc.detail)
-    if exc.status_code == 404:
+    if exc.status_code == 400:
+        message = "the request body could not be read as JSON; send a UTF-8 JSON object"
+    elif exc.status_code == 404:
         message = "no such endpoint; see /docs for the API"
     elif exc.status_code == 405:
         message = "this endpoint does not accept that HTTP method; see /docs"

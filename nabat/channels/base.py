@@ -6,8 +6,16 @@ import ipaddress
 from typing import Annotated, Any, ClassVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticCustomError
 
 MASK = "********"
 
@@ -34,6 +42,37 @@ def _check_single_line(value: str) -> str:
     return value
 
 
+def _not_bool(value: object) -> object:
+    # pydantic's lax mode reads true as 1; a port or timeout of "true" is a mistake.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+def _keep_secret_as_written(value: object) -> object:
+    # Wrapping before validation keeps str_strip_whitespace away from the secret:
+    # a password may legitimately begin or end with a space.
+    return SecretStr(value) if isinstance(value, str) else value
+
+
+def config_error(key: str, message: str, kind: str = "value_error") -> PydanticCustomError:
+    """An error that names the configuration ``key`` at fault (``headers.X-Api-Key``).
+
+    Checks that look at several keys at once run on the whole model, where pydantic
+    knows no field; ``config_errors`` reads ``configKey`` to name it anyway.
+    """
+    return PydanticCustomError(kind, "{message}", {"message": message, "configKey": key})
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+"""An integer, also written as a string ("587"), but never a boolean."""
+
+Float = Annotated[float, BeforeValidator(_not_bool)]
+"""A number, also written as a string ("30"), but never a boolean."""
+
+RawSecret = Annotated[SecretStr, BeforeValidator(_keep_secret_as_written)]
+"""A secret kept byte for byte as given (no whitespace stripping)."""
+
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
 """An absolute http(s) URL, kept exactly as written."""
 
@@ -43,8 +82,8 @@ SingleLine = Annotated[str, AfterValidator(_check_single_line)]
 
 def check_secret_http_url(value: SecretStr | None) -> SecretStr | None:
     """Validate a URL that is itself a secret (Slack/Discord webhook URLs)."""
-    if value is None:
-        return None
+    if value is None or value.get_secret_value() == MASK:
+        return value  # the mask is refused by ChannelConfig with its own message
     return SecretStr(_check_http_url(value.get_secret_value()))
 
 
@@ -82,12 +121,11 @@ class ChannelConfig(BaseModel):
 
     @model_validator(mode="after")
     def _no_bare_mask(self) -> ChannelConfig:
-        for name, value in self.to_storage().items():
-            if value == MASK or (isinstance(value, dict) and MASK in value.values()):
-                raise ValueError(
-                    f"{name} holds the mask {MASK!r} but no secret is stored for it; "
-                    "send the real value"
-                )
+        # A secret that is the mask itself means a client sent back what it read for a
+        # secret that is not stored; a plain value may be any text, asterisks included.
+        for name, value in self.model_dump(by_alias=True, exclude_none=True).items():
+            if isinstance(value, SecretStr) and value.get_secret_value() == MASK:
+                raise mask_error(name)
         return self
 
     @classmethod
@@ -111,6 +149,15 @@ class ChannelConfig(BaseModel):
         """The configuration as shown to clients: every secret replaced by the mask."""
         masked: dict[str, Any] = _mask(self.model_dump(by_alias=True, exclude_none=True))
         return masked
+
+
+def mask_error(key: str) -> PydanticCustomError:
+    """The error for a secret whose value is the mask (nothing stored to restore)."""
+    return config_error(
+        key,
+        f"holds the mask {MASK!r} but no secret is stored for it; send the real value",
+        "masked_secret",
+    )
 
 
 def _reveal(value: Any) -> Any:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import BeforeValidator, EmailStr, Field, SecretStr, model_validator
+from pydantic import BeforeValidator, EmailStr, Field, model_validator
 
-from nabat.channels.base import ChannelConfig, SingleLine
+from nabat.channels.base import ChannelConfig, Float, Int, RawSecret, SingleLine, config_error
 
 Encryption = Literal["ssl", "starttls", "none"]
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _split_addresses(value: object) -> object:
@@ -23,9 +27,9 @@ class EmailConfig(ChannelConfig):
     type_name: ClassVar[str] = "EMAIL"
 
     smtp_host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]_]+$")
-    smtp_port: int = Field(ge=1, le=65535)
+    smtp_port: Int = Field(ge=1, le=65535)
     username: SingleLine | None = Field(default=None, max_length=320)
-    password: SecretStr | None = None
+    password: RawSecret | None = Field(default=None, max_length=1024)
     from_email: EmailStr | None = None
     from_name: SingleLine | None = Field(default=None, max_length=200)
     reply_to: EmailStr | None = None
@@ -33,25 +37,31 @@ class EmailConfig(ChannelConfig):
         default_factory=list, max_length=100
     )
     use_tls: bool | None = None
-    encryption: Encryption | None = None
+    encryption: Annotated[Encryption, BeforeValidator(_lower)] | None = None
     auth: bool | None = None
-    timeout: float = Field(default=30.0, gt=0, le=300)
+    timeout: Float = Field(default=30.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _consistent(self) -> EmailConfig:
         if self.use_tls is False and self.encryption in ("ssl", "starttls"):
-            raise ValueError(
+            raise config_error(
+                "useTls",
                 f"useTls is false but encryption is {self.encryption!r}; "
-                "drop useTls or make them agree"
+                "drop useTls or make them agree",
+                "invalid_combination",
             )
         if self.use_tls is True and self.encryption == "none":
-            raise ValueError(
-                "useTls is true but encryption is 'none'; drop useTls or make them agree"
+            raise config_error(
+                "useTls",
+                "useTls is true but encryption is 'none'; drop useTls or make them agree",
+                "invalid_combination",
             )
         if self.uses_auth and (not self.username or self.password is None):
-            raise ValueError(
+            raise config_error(
+                "password" if self.username else "username",
                 "SMTP authentication is on, so username and password are required "
-                "(set auth to false for a server that takes mail without login)"
+                "(set auth to false for a server that takes mail without login)",
+                "missing",
             )
         return self
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from nabat.channels.base import ChannelConfig, HttpUrl
+from nabat.channels.base import ChannelConfig, Float, HttpUrl
 
 
 class PythonBotConfig(ChannelConfig):
@@ -15,4 +15,4 @@ class PythonBotConfig(ChannelConfig):
     type_name: ClassVar[str] = "PYTHON_BOT"
 
     bot_url: HttpUrl
-    timeout: float = Field(default=10.0, gt=0, le=120)
+    timeout: Float = Field(default=10.0, gt=0, le=120)

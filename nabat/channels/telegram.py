@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from nabat.channels.base import ChannelConfig, HttpUrl
+from nabat.channels.base import ChannelConfig, HttpUrl, Int
 
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
@@ -23,7 +23,7 @@ class TelegramConfig(ChannelConfig):
     bot_token: SecretStr
     chat_id: str
     parse_mode: Literal["HTML", "MarkdownV2", "Markdown"] | None = "HTML"
-    message_thread_id: int | None = Field(default=None, ge=1)
+    message_thread_id: Int | None = Field(default=None, ge=1)
     disable_notification: bool = False
     api_base_url: HttpUrl = DEFAULT_API_BASE
 

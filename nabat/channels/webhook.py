@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 
-from nabat.channels.base import MASK, ChannelConfig, HttpUrl
+from nabat.channels.base import MASK, ChannelConfig, Float, HttpUrl, config_error, mask_error
 
 # RFC 9110 token characters.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -38,26 +38,31 @@ class WebhookConfig(ChannelConfig):
     url: HttpUrl
     method: Annotated[Literal["POST", "PUT"], BeforeValidator(_upper)] = "POST"
     headers: dict[str, str] = Field(default_factory=dict, max_length=50)
-    timeout: float = Field(default=10.0, gt=0, le=120)
+    timeout: Float = Field(default=10.0, gt=0, le=120)
     secret: SecretStr | None = None
 
     @field_validator("headers")
     @classmethod
     def _valid_headers(cls, value: dict[str, str]) -> dict[str, str]:
         for name, header_value in value.items():
+            where = f"headers.{name}"
             if not _HEADER_NAME.match(name):
-                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+                raise config_error(where, f"header name {name!r} is not a valid HTTP header name")
             if name.lower() in RESERVED_HEADERS:
-                raise ValueError(f"header {name!r} is set by Nabat and cannot be overridden")
+                raise config_error(
+                    where, f"header {name!r} is set by Nabat and cannot be overridden"
+                )
             if any(ch in header_value for ch in "\r\n\0"):
-                raise ValueError(f"header {name!r} must be a single line")
+                raise config_error(where, f"header {name!r} must be a single line")
+            if header_value == MASK and name.lower() not in PUBLIC_HEADERS:
+                raise mask_error(where)
         return value
 
     @field_validator("secret")
     @classmethod
     def _secret_shape(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None:
-            return None
+        if value is None or value.get_secret_value() == MASK:
+            return value  # the mask is refused by ChannelConfig with its own message
         signing_key(value.get_secret_value())
         return value
 

@@ -140,7 +140,7 @@ async def memberships_of(session: AsyncSession, user_id: int) -> list[tuple[Proj
         .where(Membership.user_id == user_id)
         .order_by(Project.id)
     )
-    return [(project, Role(role)) for project, role in rows.tuples()]
+    return [(project, Role(role)) for project, role in rows]
 
 
 async def get_project(session: AsyncSession, ref: str) -> Project:

@@ -20,6 +20,10 @@ from nabat.services.config_errors import config_validation_failed
 
 _NAME_MAX = 200
 
+# Channel ids are 32-bit INTEGER columns; a larger id cannot exist, and PostgreSQL (or
+# SQLite past 64 bits) would fail on it instead of finding nothing.
+_MAX_ID = 2**31 - 1
+
 
 @dataclass(frozen=True)
 class ChannelView:
@@ -123,7 +127,7 @@ class ChannelService:
 
     async def get(self, project_id: int, channel_id: int) -> ChannelView:
         """One channel of the project; another project's channel is reported missing."""
-        row = await self._session.get(Channel, channel_id)
+        row = await self._session.get(Channel, channel_id) if 0 < channel_id <= _MAX_ID else None
         if row is None or row.project_id != project_id:
             raise NotFound(
                 f"channel {channel_id} not found in this project; list channels with "

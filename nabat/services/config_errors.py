@@ -13,7 +13,9 @@ from nabat.errors import ValidationFailed
 
 
 def _describe(error: Any, model: type[ChannelConfig]) -> tuple[str, str]:
-    loc = ".".join(str(part) for part in error["loc"])
+    # Checks across keys name the key at fault in their context (channels.base.config_error).
+    key = (error.get("ctx") or {}).get("configKey")
+    loc = str(key) if key else ".".join(str(part) for part in error["loc"])
     field = f"configuration.{loc}" if loc else "configuration"
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -21,7 +23,7 @@ def _describe(error: Any, model: type[ChannelConfig]) -> tuple[str, str]:
         guess = difflib.get_close_matches(str(error["loc"][-1]), model.wire_keys(), n=1)
         hint = f"did you mean {guess[0]!r}? " if guess else ""
         message = f"unknown key for {model.type_name}; {hint}allowed keys: {allowed}"
-    elif kind == "missing":
+    elif kind == "missing" and not key:
         message = f"required for {model.type_name} but missing"
     else:
         message = str(error["msg"])

@@ -1,0 +1,1 @@
+"""Test helpers: servers the tests start themselves."""
