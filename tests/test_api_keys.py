@@ -25,7 +25,9 @@ async def test_api_key_is_shown_once_and_works_as_a_bearer_token(
         rows = (await session.execute(text("SELECT * FROM api_keys"))).all()
     assert key not in repr(rows)
     key_headers = {"Authorization": f"Bearer {key}"}
-    assert (await client.get("/api/v1/notifications/channels", headers=key_headers)).status_code == 200
+    assert (
+        await client.get("/api/v1/notifications/channels", headers=key_headers)
+    ).status_code == 200
     denied = await client.post(
         "/api/v1/notifications/channels",
         json={"name": "x", "type": "PYTHON_BOT", "configuration": {"botUrl": "http://b"}},
@@ -51,9 +53,9 @@ async def test_revoked_key_is_refused(
 async def test_a_tampered_key_is_refused(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    key = (
-        await client.post("/api/v1/api-keys", json={"name": "k"}, headers=admin_headers)
-    ).json()["key"]
+    key = (await client.post("/api/v1/api-keys", json={"name": "k"}, headers=admin_headers)).json()[
+        "key"
+    ]
     tampered = key[:-2] + ("AA" if not key.endswith("AA") else "BB")
     response = await client.get(
         "/api/v1/notifications/channels", headers={"Authorization": f"Bearer {tampered}"}
@@ -75,9 +77,9 @@ async def test_unknown_scope_is_named_with_the_valid_ones(
 async def test_a_key_cannot_create_keys_without_the_scope(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    key = (
-        await client.post("/api/v1/api-keys", json={"name": "k"}, headers=admin_headers)
-    ).json()["key"]
+    key = (await client.post("/api/v1/api-keys", json={"name": "k"}, headers=admin_headers)).json()[
+        "key"
+    ]
     response = await client.post(
         "/api/v1/api-keys", json={"name": "k2"}, headers={"Authorization": f"Bearer {key}"}
     )

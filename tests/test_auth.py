@@ -154,7 +154,11 @@ async def test_registration_when_on_creates_a_user_with_an_own_project(
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
-            body = {"username": "newbie", "email": "newbie@example.org", "password": "long-enough-1"}
+            body = {
+                "username": "newbie",
+                "email": "newbie@example.org",
+                "password": "long-enough-1",
+            }
             created = await http.post("/api/auth/register", json=body)
             assert created.status_code == 201, created.text
             assert created.json()["roles"] == ["OWNER"]
