@@ -39,6 +39,18 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_attempts_per_minute: int = Field(default=5, ge=1)
     log_level: str = "INFO"
+    run_workers: bool = Field(
+        default=True, description="Run delivery workers inside `nabat serve`."
+    )
+    worker_concurrency: int = Field(default=256, ge=1, le=10_000)
+    worker_batch: int = Field(default=500, ge=1, le=10_000)
+    lease_seconds: float = Field(default=300.0, gt=0)
+    poll_seconds: float = Field(default=0.5, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    retry_base_seconds: float = Field(default=2.0, gt=0)
+    retry_cap_seconds: float = Field(default=3600.0, gt=0)
+    health_failure_threshold: int = Field(default=3, ge=1)
+    smtp_pool_size: int = Field(default=8, ge=1, le=100)
 
     @field_validator("outbound_allow", mode="before")
     @classmethod

@@ -93,8 +93,7 @@ async def list_members(caller: CurrentPrincipal, session: SessionDep) -> list[Me
         .order_by(User.id)
     )
     return [
-        MemberOut(user_id=u.id, username=u.username, email=u.email, role=role)
-        for u, role in rows
+        MemberOut(user_id=u.id, username=u.username, email=u.email, role=role) for u, role in rows
     ]
 
 

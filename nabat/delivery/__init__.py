@@ -1,0 +1,1 @@
+"""The delivery engine: queue, workers, retries, rate limits, channel health, metrics."""

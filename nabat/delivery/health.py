@@ -1,0 +1,148 @@
+"""Channel health: one ``channel.failing`` notice per incident, one ``channel.recovered``.
+
+A channel is failing after ``threshold`` failed attempts in a row, or at once when a
+delivery dies of a permanent error. The notice goes to the project's owners and admins over
+the default channel, or another enabled channel that is not failing itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.delivery.content import build_content, seed_payload
+from nabat.delivery.queue import NewDelivery
+from nabat.models.account import Membership, Role, User
+from nabat.models.channel import Channel
+from nabat.models.delivery import ChannelHealth, DeliveryKind
+
+
+@dataclass(frozen=True)
+class ChannelRun:
+    """What one batch of outcomes says about a channel: whether anything got through, and
+    the failures since the last success."""
+
+    project_id: int
+    channel_id: int
+    had_success: bool = False
+    trailing_failures: int = 0
+    permanent: bool = False
+    last_error: str | None = None
+
+
+async def update_health(
+    session: AsyncSession, runs: list[ChannelRun], *, now: datetime, threshold: int
+) -> list[NewDelivery]:
+    """Fold a batch's outcomes into channel health; returns the notices to queue."""
+    notices: list[NewDelivery] = []
+    for run in runs:
+        health = await session.get(ChannelHealth, run.channel_id)
+        if health is None:
+            health = ChannelHealth(channel_id=run.channel_id, consecutive_failures=0, failing=False)
+            session.add(health)
+        if run.had_success:
+            health.consecutive_failures = 0
+            health.last_success_at = now
+            if health.failing and not run.trailing_failures:
+                health.failing = False
+                health.failing_since = None
+                notices += await _notice(session, run, recovered=True, now=now)
+        if not run.trailing_failures:
+            continue
+        health.consecutive_failures += run.trailing_failures
+        health.last_failure_at = now
+        health.last_error = run.last_error
+        if not health.failing and (health.consecutive_failures >= threshold or run.permanent):
+            health.failing = True
+            health.failing_since = now
+            await session.flush()
+            notices += await _notice(session, run, recovered=False, now=now)
+    return notices
+
+
+async def _notice(
+    session: AsyncSession, run: ChannelRun, *, recovered: bool, now: datetime
+) -> list[NewDelivery]:
+    channel = await session.get(Channel, run.channel_id)
+    if channel is None:
+        return []
+    target = await _healthy_target(session, run.project_id, exclude=run.channel_id)
+    if target is None:
+        return []
+    if recovered:
+        status, severity = "RECOVERED", "INFO"
+        message = (
+            f"Channel '{channel.name}' ({channel.type}) delivers again. / "
+            f"Канал «{channel.name}» ({channel.type}) снова доставляет сообщения."
+        )
+    else:
+        status, severity = "FAILING", "ERROR"
+        message = (
+            f"Channel '{channel.name}' ({channel.type}) keeps failing: {run.last_error} "
+            "Fix its configuration; failed deliveries can be retried. / "
+            f"Канал «{channel.name}» ({channel.type}) не доставляет сообщения: "
+            f"{run.last_error} Исправьте настройки канала."
+        )
+    payload = seed_payload(
+        username=None,
+        service_name=f"Nabat channel {channel.name}",
+        service_url=None,
+        status=status,
+        severity=severity,
+        message=message,
+        timestamp=now,
+        metadata={"channelId": channel.id, "channelType": channel.type},
+    )
+    event = {
+        "type": "channel.recovered" if recovered else "channel.failing",
+        "channelId": channel.id,
+    }
+    content = build_content(payload, event)
+    recipients: list[str | None] = [None]
+    if target.type == "EMAIL":
+        recipients = [email for email in await _admin_emails(session, run.project_id)] or [None]
+    return [
+        NewDelivery(
+            project_id=run.project_id,
+            channel_id=target.id,
+            channel_type=target.type,
+            content=content,
+            recipient=recipient,
+            kind=DeliveryKind.HEALTH.value,
+        )
+        for recipient in recipients
+    ]
+
+
+async def _healthy_target(
+    session: AsyncSession, project_id: int, *, exclude: int
+) -> Channel | None:
+    failing = select(ChannelHealth.channel_id).where(ChannelHealth.failing)
+    candidates = await session.scalars(
+        select(Channel)
+        .where(
+            Channel.project_id == project_id,
+            Channel.enabled,
+            Channel.id != exclude,
+            Channel.id.not_in(failing),
+        )
+        .order_by(Channel.is_default.desc(), Channel.id)
+    )
+    return candidates.first()
+
+
+async def _admin_emails(session: AsyncSession, project_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.project_id == project_id,
+            Membership.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+            User.is_active,
+        )
+        .order_by(User.id)
+    )
+    return list(rows)

@@ -1,0 +1,242 @@
+"""The deliveries table as a queue: enqueue, claim under a lease, settle.
+
+Claims are one conditional ``UPDATE … RETURNING`` (with ``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL, so concurrent workers skip each other's rows instead of waiting). A claimed row
+carries ``lease_owner``/``lease_until``; if its worker dies, the lease runs out and the row
+becomes claimable again. Settling only touches rows still leased to the settling worker,
+so a worker that lost its lease cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
+
+_DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
+
+
+def new_public_id() -> str:
+    """A stable, unguessable idempotency id for a delivery (no dots: Standard Webhooks)."""
+    return "dlv_" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A delivery to put on the queue."""
+
+    project_id: int
+    channel_id: int | None
+    channel_type: str
+    content: dict[str, Any]
+    recipient: str | None = None
+    kind: str = "notification"
+
+
+async def enqueue(
+    session: AsyncSession, items: list[NewDelivery], *, now: datetime, max_attempts: int
+) -> list[tuple[int, str]]:
+    """Insert deliveries as QUEUED in the caller's transaction; returns (id, public id).
+
+    The caller commits: the deliveries are durable exactly when its transaction is.
+    """
+    if not items:
+        return []
+    rows = [
+        {
+            "public_id": new_public_id(),
+            "project_id": item.project_id,
+            "channel_id": item.channel_id,
+            "channel_type": item.channel_type,
+            "kind": item.kind,
+            "recipient": item.recipient,
+            "content": item.content,
+            "status": DeliveryStatus.QUEUED.value,
+            "attempts": 0,
+            "max_attempts": max_attempts,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in items
+    ]
+    result = await session.execute(
+        insert(Delivery).returning(Delivery.id, Delivery.public_id, sort_by_parameter_order=True),
+        rows,
+    )
+    return [(row[0], row[1]) for row in result]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A leased delivery, with what the worker needs to send it."""
+
+    id: int
+    public_id: str
+    project_id: int
+    channel_id: int | None
+    channel_type: str
+    kind: str
+    recipient: str | None
+    content: dict[str, Any]
+    attempts: int
+    max_attempts: int
+
+
+async def claim(
+    session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int
+) -> list[Claimed]:
+    """Lease up to ``limit`` due deliveries (expired leases included) and commit."""
+    due = or_(
+        and_(Delivery.status.in_(_DUE), Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.SENDING.value, Delivery.lease_until < now),
+    )
+    pick = select(Delivery.id).where(due).order_by(Delivery.next_attempt_at).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        pick = pick.with_for_update(skip_locked=True)
+    statement = (
+        update(Delivery)
+        .where(Delivery.id.in_(pick.scalar_subquery()))
+        .values(
+            status=DeliveryStatus.SENDING.value,
+            lease_owner=worker,
+            lease_until=now + lease,
+            updated_at=now,
+        )
+        .returning(
+            Delivery.id,
+            Delivery.public_id,
+            Delivery.project_id,
+            Delivery.channel_id,
+            Delivery.channel_type,
+            Delivery.kind,
+            Delivery.recipient,
+            Delivery.content,
+            Delivery.attempts,
+            Delivery.max_attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    rows = (await session.execute(statement)).all()
+    await session.commit()
+    return [Claimed(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one attempt (or a decision not to attempt) ended."""
+
+    delivery_id: int
+    status: DeliveryStatus
+    next_attempt_at: datetime
+    attempted: bool
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    failure_class: str | None
+    reason: str
+    provider_id: str | None
+    attempt_number: int
+
+
+async def settle(
+    session: AsyncSession, outcomes: list[Outcome], *, worker: str, now: datetime
+) -> set[int]:
+    """Record outcomes and attempts in one transaction; returns the ids still ours.
+
+    An outcome for a row whose lease another worker has since taken is dropped, attempt
+    record included: that worker owns the row now.
+    """
+    if not outcomes:
+        return set()
+    owned = set(
+        (
+            await session.scalars(
+                select(Delivery.id).where(
+                    Delivery.id.in_([o.delivery_id for o in outcomes]),
+                    Delivery.lease_owner == worker,
+                    Delivery.status == DeliveryStatus.SENDING.value,
+                )
+            )
+        ).all()
+    )
+    mine = [o for o in outcomes if o.delivery_id in owned]
+    if not mine:
+        return owned
+    table = cast(Table, Delivery.__table__)
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker)
+        .values(
+            status=bindparam("b_status"),
+            attempts=table.c.attempts + bindparam("b_inc"),
+            next_attempt_at=bindparam("b_next"),
+            lease_owner=None,
+            lease_until=None,
+            last_failure_class=bindparam("b_class"),
+            last_error=bindparam("b_error"),
+            last_status_code=bindparam("b_code"),
+            provider_id=bindparam("b_provider"),
+            sent_at=bindparam("b_sent"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_status": o.status.value,
+                "b_inc": 1 if o.attempted else 0,
+                "b_next": o.next_attempt_at,
+                "b_class": o.failure_class,
+                "b_error": o.reason if o.failure_class else None,
+                "b_code": o.status_code,
+                "b_provider": o.provider_id,
+                "b_sent": now if o.status is DeliveryStatus.SENT else None,
+            }
+            for o in mine
+        ],
+    )
+    attempts = [
+        {
+            "delivery_id": o.delivery_id,
+            "number": o.attempt_number,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
+            "outcome": "sent" if o.status is DeliveryStatus.SENT else "failed",
+            "status_code": o.status_code,
+            "failure_class": o.failure_class,
+            "reason": o.reason,
+            "worker": worker,
+        }
+        for o in mine
+        if o.attempted
+    ]
+    if attempts:
+        await session.execute(insert(DeliveryAttempt), attempts)
+    return owned
+
+
+async def release(session: AsyncSession, ids: list[int], *, worker: str, at: datetime) -> None:
+    """Give leased deliveries back unattempted, due again at ``at`` (shutdown, rate limit)."""
+    if not ids:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.lease_owner == worker,
+            Delivery.status == DeliveryStatus.SENDING.value,
+        )
+        .values(
+            status=DeliveryStatus.QUEUED.value,
+            lease_owner=None,
+            lease_until=None,
+            next_attempt_at=at,
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,394 @@
+"""The delivery worker: claim due deliveries, send them concurrently, settle in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from nabat.channels.base import ChannelConfig
+from nabat.channels.contract import DeliveryError, FailureClass, Receipt, Sender
+from nabat.channels.registry import config_model
+from nabat.clock import Clock
+from nabat.delivery.backoff import retry_delay
+from nabat.delivery.content import outgoing
+from nabat.delivery.health import ChannelRun, update_health
+from nabat.delivery.limits import limits_for
+from nabat.delivery.metrics import Metrics
+from nabat.delivery.queue import Claimed, Outcome, claim, enqueue, release, settle
+from nabat.delivery.ratelimit import RateLimits
+from nabat.models.channel import Channel
+from nabat.models.delivery import DeliveryKind, DeliveryStatus
+from nabat.security.crypto import SecretBox
+from nabat.services.channels import ChannelChanges, ChannelService
+from nabat.settings import Settings
+
+log = logging.getLogger("nabat.delivery")
+
+# Waiting in memory for a rate-limit token is cheaper than a round trip through the
+# database, up to a point; beyond it the delivery goes back to the queue.
+_MAX_INLINE_WAIT = 1.0
+
+
+@dataclass(frozen=True)
+class ChannelInfo:
+    """A channel as the worker needs it."""
+
+    id: int
+    name: str
+    type: str
+    enabled: bool
+    config: ChannelConfig
+
+
+@dataclass(frozen=True)
+class _Done:
+    item: Claimed
+    outcome: Outcome
+    config_update: dict[str, Any] | None = None
+
+
+class Worker:
+    """Sends queued deliveries. Many may run, in one process or many, on one database."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        senders: Mapping[str, Sender[Any]],
+        box: SecretBox,
+        clock: Clock,
+        settings: Settings,
+        metrics: Metrics,
+        limits: RateLimits | None = None,
+        name: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._senders = senders
+        self._box = box
+        self._clock = clock
+        self._settings = settings
+        self._metrics = metrics
+        self._limits = limits or RateLimits(clock)
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._done: list[_Done] = []
+        self._done_ready = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._configs: dict[tuple[int, float], ChannelConfig] = {}
+        self._active: dict[int, Claimed] = {}
+
+    def wake(self) -> None:
+        """Look for work now rather than at the next poll (new deliveries were queued)."""
+        self._wake.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until ``stop`` is set, then finish in-flight sends and settle them."""
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            while not stop.is_set():
+                claimed = await self._tick()
+                if claimed:
+                    continue
+                self._wake.clear()
+                waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(
+                    waiters, timeout=self._settings.poll_seconds, return_when="FIRST_COMPLETED"
+                )
+                for waiter in waiters:
+                    waiter.cancel()
+        finally:
+            await self._drain()
+            flusher.cancel()
+            await self._flush()
+
+    async def run_until_idle(self) -> None:
+        """Burst mode: work until nothing is due and nothing is in flight (tests, CLI)."""
+        while True:
+            claimed = await self._tick()
+            if self._inflight:
+                await asyncio.wait(self._inflight, return_when="FIRST_COMPLETED")
+            await self._flush()
+            if not claimed and not self._inflight:
+                return
+
+    async def _tick(self) -> int:
+        room = self._settings.worker_concurrency - len(self._inflight)
+        if room <= 0:
+            await asyncio.wait(self._inflight, return_when="FIRST_COMPLETED")
+            return 1
+        limit = min(room, self._settings.worker_batch)
+        async with self._sessions() as session:
+            claimed = await claim(
+                session,
+                worker=self.name,
+                now=self._clock.now(),
+                lease=timedelta(seconds=self._settings.lease_seconds),
+                limit=limit,
+            )
+            if not claimed:
+                return 0
+            channels = await self._channels(session, {c.channel_id for c in claimed})
+        for item in claimed:
+            self._active[item.id] = item
+            info = channels.get(item.channel_id) if item.channel_id is not None else None
+            task = asyncio.create_task(self._deliver(item, info))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return len(claimed)
+
+    async def _channels(
+        self, session: AsyncSession, ids: set[int | None]
+    ) -> dict[int, ChannelInfo]:
+        wanted = [i for i in ids if i is not None]
+        if not wanted:
+            return {}
+        rows = await session.scalars(select(Channel).where(Channel.id.in_(wanted)))
+        found: dict[int, ChannelInfo] = {}
+        for row in rows:
+            key = (row.id, row.updated_at.timestamp())
+            config = self._configs.get(key)
+            if config is None:
+                model = config_model(row.type)
+                if model is None:
+                    continue
+                config = model.model_validate(self._box.decrypt_json(row.config_sealed))
+                if len(self._configs) > 10_000:
+                    self._configs.clear()
+                self._configs[key] = config
+            found[row.id] = ChannelInfo(row.id, row.name, row.type, row.enabled, config)
+        return found
+
+    async def _deliver(self, item: Claimed, channel: ChannelInfo | None) -> None:
+        started = self._clock.now()
+        if channel is None:
+            self._finish(item, self._failure(item, FailureClass.CONFIG, "the channel was deleted"))
+            return
+        if not channel.enabled:
+            reason = (
+                f"channel {channel.id} ({channel.name}) is disabled; enable it and retry "
+                "the delivery"
+            )
+            self._finish(item, self._failure(item, FailureClass.CONFIG, reason))
+            return
+        sender = self._senders.get(channel.type)
+        if sender is None:
+            reason = f"no sender for channel type {channel.type}"
+            self._finish(item, self._failure(item, FailureClass.INTERNAL, reason))
+            return
+        limits = limits_for(channel.config, item.recipient)
+        if limits:
+            wait = self._limits.reserve(limits)
+            while 0 < wait <= _MAX_INLINE_WAIT:
+                await asyncio.sleep(wait)
+                wait = self._limits.reserve(limits)
+            if wait > 0:
+                self._finish(item, _released(item, started, wait))
+                return
+        message = outgoing(item.public_id, item.recipient, item.content)
+        tick = time.perf_counter()
+        error: DeliveryError | None = None
+        receipt: Receipt | None = None
+        try:
+            receipt = await sender.send(channel.config, message)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:
+            log.exception("sender for %s raised an unclassified error", channel.type)
+            error = DeliveryError(
+                FailureClass.INTERNAL,
+                f"internal error in the {channel.type} sender: {type(exc).__name__}",
+            )
+        seconds = time.perf_counter() - tick
+        if error is not None and error.failure_class is FailureClass.THROTTLED and limits:
+            self._limits.pause(limits[0][0], error.retry_after or 1.0)
+        outcome = self._outcome(item, started, seconds, receipt, error)
+        self._metrics.attempt(
+            channel.type, outcome.status.value, seconds, error.failure_class if error else None
+        )
+        self._finish(item, outcome, error.config_update if error else None)
+
+    def _outcome(
+        self,
+        item: Claimed,
+        started: datetime,
+        seconds: float,
+        receipt: Receipt | None,
+        error: DeliveryError | None,
+    ) -> Outcome:
+        number = item.attempts + 1
+        if error is None and receipt is not None:
+            reason = receipt.detail
+            if receipt.refused:
+                reason += "; refused: " + "; ".join(f"{k}: {v}" for k, v in receipt.refused.items())
+            return Outcome(
+                delivery_id=item.id,
+                status=DeliveryStatus.SENT,
+                next_attempt_at=self._clock.now(),
+                attempted=True,
+                started_at=started,
+                duration_ms=seconds * 1000,
+                status_code=receipt.status,
+                failure_class=None,
+                reason=reason,
+                provider_id=receipt.provider_id,
+                attempt_number=number,
+            )
+        assert error is not None
+        retry = error.transient and number < item.max_attempts
+        if error.config_update is not None:
+            delay = 0.0
+        else:
+            delay = retry_delay(
+                number,
+                base=self._settings.retry_base_seconds,
+                cap=self._settings.retry_cap_seconds,
+                retry_after=error.retry_after,
+                rng=self._rng,
+            )
+        return Outcome(
+            delivery_id=item.id,
+            status=DeliveryStatus.FAILED if retry else DeliveryStatus.DEAD,
+            next_attempt_at=self._clock.now() + timedelta(seconds=delay),
+            attempted=True,
+            started_at=started,
+            duration_ms=seconds * 1000,
+            status_code=error.status,
+            failure_class=error.failure_class.value,
+            reason=error.reason,
+            provider_id=None,
+            attempt_number=number,
+        )
+
+    def _finish(
+        self, item: Claimed, outcome: Outcome, config_update: dict[str, Any] | None = None
+    ) -> None:
+        self._active.pop(item.id, None)
+        self._done.append(_Done(item, outcome, config_update))
+        self._done_ready.set()
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._done_ready.wait()
+            # A few milliseconds of patience turns many small commits into one.
+            await asyncio.sleep(0.005)
+            await self._flush()
+
+    async def _flush(self) -> None:
+        self._done_ready.clear()
+        if not self._done:
+            return
+        batch, self._done = self._done, []
+        for done in batch:
+            if done.config_update:
+                await self._apply_config_update(done.item, done.config_update)
+        now = self._clock.now()
+        async with self._sessions() as session:
+            owned = await settle(session, [d.outcome for d in batch], worker=self.name, now=now)
+            runs = _channel_runs([d for d in batch if d.outcome.delivery_id in owned])
+            notices = await update_health(
+                session, runs, now=now, threshold=self._settings.health_failure_threshold
+            )
+            if notices:
+                await enqueue(session, notices, now=now, max_attempts=self._settings.max_attempts)
+            await session.commit()
+        if notices:
+            self.wake()
+
+    async def _apply_config_update(self, item: Claimed, changes: dict[str, Any]) -> None:
+        if item.channel_id is None:
+            return
+        async with self._sessions() as session:
+            service = ChannelService(session, self._box, self._clock)
+            try:
+                await service.update(
+                    item.project_id, item.channel_id, ChannelChanges(configuration=changes)
+                )
+            except Exception:
+                log.exception("could not save the provider's configuration change")
+            else:
+                log.info("channel %s configuration updated by the provider", item.channel_id)
+
+    async def _drain(self) -> None:
+        # Shutdown: give in-flight sends a grace period, then hand the rest back unsent.
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(self._inflight, timeout=10.0)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        if self._active:
+            async with self._sessions() as session:
+                await release(session, list(self._active), worker=self.name, at=self._clock.now())
+                await session.commit()
+            self._active.clear()
+
+    def _failure(self, item: Claimed, failure_class: FailureClass, reason: str) -> Outcome:
+        now = self._clock.now()
+        return Outcome(
+            delivery_id=item.id,
+            status=DeliveryStatus.DEAD,
+            next_attempt_at=now,
+            attempted=True,
+            started_at=now,
+            duration_ms=0.0,
+            status_code=None,
+            failure_class=failure_class.value,
+            reason=reason,
+            provider_id=None,
+            attempt_number=item.attempts + 1,
+        )
+
+
+def _released(item: Claimed, now: datetime, wait: float) -> Outcome:
+    return Outcome(
+        delivery_id=item.id,
+        status=DeliveryStatus.QUEUED,
+        next_attempt_at=now + timedelta(seconds=wait),
+        attempted=False,
+        started_at=now,
+        duration_ms=0.0,
+        status_code=None,
+        failure_class=None,
+        reason="rate limited before sending",
+        provider_id=None,
+        attempt_number=item.attempts,
+    )
+
+
+def _channel_runs(batch: list[_Done]) -> list[ChannelRun]:
+    """Summarise a batch per channel, in order: successes, then the failures after them."""
+    runs: dict[int, ChannelRun] = {}
+    for done in batch:
+        item, outcome = done.item, done.outcome
+        if item.channel_id is None or not outcome.attempted:
+            continue
+        if item.kind == DeliveryKind.HEALTH.value:
+            # A failing notice must not raise notices about itself.
+            continue
+        run = runs.get(item.channel_id) or ChannelRun(item.project_id, item.channel_id)
+        if outcome.status is DeliveryStatus.SENT:
+            runs[item.channel_id] = ChannelRun(item.project_id, item.channel_id, had_success=True)
+        else:
+            runs[item.channel_id] = ChannelRun(
+                item.project_id,
+                item.channel_id,
+                had_success=run.had_success,
+                trailing_failures=run.trailing_failures + 1,
+                permanent=run.permanent or outcome.status is DeliveryStatus.DEAD,
+                last_error=outcome.reason,
+            )
+    return list(runs.values())
