@@ -46,6 +46,12 @@ def classify_status(
         return None
     excerpt = snippet(body)
     said = f": {excerpt}" if excerpt else ""
+    if status < 200:
+        return DeliveryError(
+            FailureClass.REJECTED,
+            f"the {what} answered an informational status (HTTP {status}) as its final answer",
+            status=status,
+        )
     if 300 <= status < 400:
         return DeliveryError(
             FailureClass.REJECTED,
