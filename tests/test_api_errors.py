@@ -15,28 +15,10 @@ from nabat.models.account import Project
 from nabat.models.channel import Channel
 from nabat.settings import Settings
 from nabat.state import AppState
+from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
-ERROR_KEYS = {"success", "code", "error", "details", "timestamp"}
 SLACK_SECRET_URL = "https://hooks.slack.com/services/T0001/B0001/very-secret-token"
-
-
-def expect_error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Check the status and the error document's exact shape; return the document."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert "Traceback" not in response.text
-    assert 'File "' not in response.text
-    body: dict[str, Any] = response.json()
-    assert set(body) == ERROR_KEYS, body
-    assert body["success"] is False
-    assert body["code"] == code, body
-    assert isinstance(body["error"], str)
-    assert body["error"].strip()
-    assert isinstance(body["details"], list)
-    stamp = datetime.fromisoformat(body["timestamp"])
-    assert stamp.tzinfo is not None
-    return body
 
 
 def slack_channel(name: str = "Slack Channel") -> dict[str, Any]:
@@ -359,7 +341,7 @@ async def insert_raw_channel(app: FastAPI, sealed: str, name: str = "Broken") ->
     async with state.sessions() as session:
         project_id = await session.scalar(select(Project.id).where(Project.slug == "default"))
         assert project_id is not None
-        channel_id = await session.scalar(
+        channel_id: int | None = await session.scalar(
             insert(Channel)
             .values(
                 project_id=project_id,

@@ -84,3 +84,22 @@ async def test_a_key_cannot_create_keys_without_the_scope(
         "/api/v1/api-keys", json={"name": "k2"}, headers={"Authorization": f"Bearer {key}"}
     )
     assert response.status_code == 403
+
+
+async def test_ids_beyond_the_id_column_are_simply_not_found(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    huge = "99999999999"
+    revoke = await client.delete(f"/api/v1/api-keys/{huge}", headers=admin_headers)
+    assert revoke.status_code == 404
+    assert revoke.json()["code"] == "API_KEY_NOT_FOUND"
+    for ref in (huge, "²"):
+        member = await client.put(
+            "/api/v1/members", json={"user": ref, "role": "viewer"}, headers=admin_headers
+        )
+        assert member.status_code == 404, ref
+    project = await client.get(
+        "/api/v1/notifications/channels", headers={**admin_headers, "X-Nabat-Project": huge}
+    )
+    assert project.status_code == 404
+    assert project.json()["code"] == "PROJECT_NOT_FOUND"

@@ -59,7 +59,8 @@ async def test_wrong_password_is_401_without_saying_which_part_was_wrong(
 async def test_passwords_are_stored_as_argon2id_hashes(app: FastAPI) -> None:
     async with app.state.nabat.sessions() as session:
         user = await session.scalar(select(User).where(User.username == "admin"))
-    assert user is not None and user.password_hash is not None
+    assert user is not None
+    assert user.password_hash is not None
     assert user.password_hash.startswith("$argon2id$")
     assert ADMIN_PASSWORD not in user.password_hash
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
+from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, Project, Role, User
 from nabat.security.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
@@ -112,8 +113,9 @@ async def set_membership(
 async def find_user(session: AsyncSession, login: str, *, by_id: bool = True) -> User | None:
     """Find a user by username or e-mail (case-insensitive), or by id when ``by_id``."""
     login = login.strip()
-    if by_id and login.isdigit():
-        found = await session.get(User, int(login))
+    user_id = as_id(login) if by_id else None
+    if user_id is not None:
+        found = await session.get(User, user_id)
         if found is not None:
             return found
     return await session.scalar(
@@ -146,8 +148,9 @@ async def memberships_of(session: AsyncSession, user_id: int) -> list[tuple[Proj
 async def get_project(session: AsyncSession, ref: str) -> Project:
     """Find a project by id or slug."""
     project = None
-    if ref.isdigit():
-        project = await session.get(Project, int(ref))
+    project_id = as_id(ref)
+    if project_id is not None:
+        project = await session.get(Project, project_id)
     if project is None:
         project = await session.scalar(select(Project).where(Project.slug == ref))
     if project is None:

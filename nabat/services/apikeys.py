@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
+from nabat.db.ids import as_id
 from nabat.errors import ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import ApiKey
 from nabat.security.apikeys import digests_match, mint_api_key, split_api_key
@@ -79,7 +80,7 @@ async def list_api_keys(session: AsyncSession, project_id: int) -> list[ApiKey]:
 
 async def revoke_api_key(session: AsyncSession, clock: Clock, project_id: int, key_id: int) -> None:
     """Revoke a key of the project; another project's key looks missing."""
-    key = await session.get(ApiKey, key_id)
+    key = await session.get(ApiKey, key_id) if as_id(key_id) else None
     if key is None or key.project_id != project_id:
         raise NotFound(f"API key {key_id} not found", code=ErrorCode.API_KEY_NOT_FOUND)
     if key.revoked_at is None:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nabat.channels.base import ChannelConfig, restore_masked
 from nabat.channels.registry import channel_types, config_model
 from nabat.clock import Clock
+from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
@@ -22,7 +23,6 @@ _NAME_MAX = 200
 
 # Channel ids are 32-bit INTEGER columns; a larger id cannot exist, and PostgreSQL (or
 # SQLite past 64 bits) would fail on it instead of finding nothing.
-_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ class ChannelService:
         await self._commit()
 
     async def _row(self, project_id: int, channel_id: int) -> Channel:
-        row = await self._session.get(Channel, channel_id) if 0 < channel_id <= _MAX_ID else None
+        row = await self._session.get(Channel, channel_id) if as_id(channel_id) else None
         if row is None or row.project_id != project_id:
             raise NotFound(
                 f"channel {channel_id} not found in this project; list channels with "

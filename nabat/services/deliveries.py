@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound
 from nabat.models.delivery import ChannelHealth, Delivery, DeliveryAttempt, DeliveryStatus
 
@@ -53,7 +54,7 @@ async def get_delivery(
     session: AsyncSession, project_id: int, delivery_id: int
 ) -> tuple[Delivery, list[DeliveryAttempt]]:
     """A delivery of the project with its attempts, oldest first."""
-    delivery = await session.get(Delivery, delivery_id)
+    delivery = await session.get(Delivery, delivery_id) if as_id(delivery_id) else None
     if delivery is None or delivery.project_id != project_id:
         raise NotFound(
             f"delivery {delivery_id} not found in this project",
