@@ -118,6 +118,9 @@ class ChannelConfig(BaseModel):
     )
 
     type_name: ClassVar[str] = ""
+    # Keys naming where secrets are sent. Changing one must come with the secrets again,
+    # or a user who may edit but not read a channel could redirect its stored password.
+    destination_keys: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="after")
     def _no_bare_mask(self) -> ChannelConfig:

@@ -25,6 +25,7 @@ class EmailConfig(ChannelConfig):
     """SMTP settings. ``useTls`` (seed) and ``encryption`` (explicit) must agree."""
 
     type_name: ClassVar[str] = "EMAIL"
+    destination_keys: ClassVar[tuple[str, ...]] = ("smtpHost",)
 
     smtp_host: str = Field(min_length=1, max_length=253, pattern=r"^[A-Za-z0-9.\-:\[\]_]+$")
     smtp_port: Int = Field(ge=1, le=65535)

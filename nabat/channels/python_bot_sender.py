@@ -34,7 +34,7 @@ class PythonBotSender:
         answer = await self._outbound.request(
             "POST",
             url,
-            what="the Python bot",
+            what="Python bot",
             timeout_s=config.timeout,
             json=bot_body(message),
             headers={"X-Nabat-Delivery-Id": message.delivery_id},
@@ -45,7 +45,7 @@ class PythonBotSender:
             answer.status,
             body=answer.text,
             retry_after=parse_retry_after(answer.headers.get("Retry-After")),
-            what="the Python bot",
+            what="Python bot",
         )
         raise error or DeliveryError(
             FailureClass.UPSTREAM,

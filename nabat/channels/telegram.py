@@ -19,6 +19,7 @@ class TelegramConfig(ChannelConfig):
     """A bot token and the chat it posts to."""
 
     type_name: ClassVar[str] = "TELEGRAM"
+    destination_keys: ClassVar[tuple[str, ...]] = ("apiBaseUrl",)
 
     bot_token: SecretStr
     chat_id: str

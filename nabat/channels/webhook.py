@@ -34,6 +34,7 @@ class WebhookConfig(ChannelConfig):
     """Target URL, method, extra headers, timeout and an optional signing secret."""
 
     type_name: ClassVar[str] = "WEBHOOK"
+    destination_keys: ClassVar[tuple[str, ...]] = ("url",)
 
     url: HttpUrl
     method: Annotated[Literal["POST", "PUT"], BeforeValidator(_upper)] = "POST"

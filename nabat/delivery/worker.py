@@ -376,8 +376,9 @@ def _channel_runs(batch: list[_Done]) -> list[ChannelRun]:
         item, outcome = done.item, done.outcome
         if item.channel_id is None or not outcome.attempted:
             continue
-        if item.kind == DeliveryKind.HEALTH.value:
-            # A failing notice must not raise notices about itself.
+        if item.kind == DeliveryKind.HEALTH.value or done.config_update:
+            # A failing notice must not raise notices about itself, and a destination the
+            # provider moved (saved, retried at once) is not a failure of the channel.
             continue
         run = runs.get(item.channel_id) or ChannelRun(item.project_id, item.channel_id)
         if outcome.status is DeliveryStatus.SENT:

@@ -21,7 +21,15 @@ class ChannelCreate(StrictApiModel):
 
 
 class ChannelUpdate(StrictApiModel):
-    """``PUT /api/v1/notifications/channels/{id}``: any subset of the fields."""
+    """``PUT /api/v1/notifications/channels/{id}``: any subset of the fields.
+
+    The read-only fields of a channel are accepted and ignored, so a client may send back
+    the whole object it read.
+    """
+
+    id: int | None = Field(default=None, description="Ignored.")
+    created_at: datetime | None = Field(default=None, description="Ignored.")
+    updated_at: datetime | None = Field(default=None, description="Ignored.")
 
     name: str | None = Field(default=None, max_length=200)
     type: str | None = None

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.channels.base import ChannelConfig, restore_masked
+from nabat.channels.base import MASK, ChannelConfig, restore_masked
 from nabat.channels.registry import channel_types, config_model
 from nabat.clock import Clock
 from nabat.db.ids import as_id
@@ -45,7 +45,52 @@ class ChannelChanges:
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+    return ValidationFailed(
+        f"{field}: {message}",
+        details=[{"field": field, "message": message, "type": "value_error"}],
+    )
+
+
+def _without_nulls(raw: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in raw.items() if value is not None}
+
+
+def _carried_secrets(config: ChannelConfig, patch: dict[str, Any]) -> list[str]:
+    """Secret keys whose stored value the patch keeps (by omitting or masking them)."""
+    carried = []
+    for key, value in config.to_public().items():
+        holds_mask = value == MASK or (isinstance(value, dict) and MASK in value.values())
+        if not holds_mask:
+            continue
+        sent = patch.get(key)
+        if key not in patch or sent == MASK or (isinstance(sent, dict) and MASK in sent.values()):
+            carried.append(key)
+    return carried
+
+
+def _merged(config: ChannelConfig, patch: dict[str, Any]) -> ChannelConfig:
+    """Merge a partial configuration into the stored one, masks restored.
+
+    Moving the destination (SMTP host, webhook URL, API base URL) requires the secrets
+    to be sent again in clear.
+    """
+    stored = config.to_storage()
+    moved = [
+        key
+        for key in type(config).destination_keys
+        if patch.get(key) is not None and patch[key] != stored.get(key)
+    ]
+    if moved:
+        carried = _carried_secrets(config, patch)
+        if carried:
+            field = f"configuration.{carried[0]}"
+            raise _field_error(
+                field,
+                f"changing {', '.join(moved)} requires sending {', '.join(carried)} again "
+                "in clear: stored secrets are never sent to a new destination",
+            )
+    merged = _without_nulls({**stored, **restore_masked(patch, stored)})
+    return parse_config(type(config), merged)
 
 
 def _check_type(type_name: str) -> type[ChannelConfig]:
@@ -166,11 +211,11 @@ class ChannelService:
             )
         if changes.configuration is not None:
             model = _check_type(new_type)
-            stored = config.to_storage()
-            patch = restore_masked(changes.configuration, stored)
-            merged = patch if new_type != row.type else {**stored, **patch}
-            merged = {key: value for key, value in merged.items() if value is not None}
-            config = parse_config(model, merged)
+            if new_type != row.type:
+                # A new type starts from nothing: no secret of the old type carries over.
+                config = parse_config(model, _without_nulls(changes.configuration))
+            else:
+                config = _merged(config, changes.configuration)
             row.type = new_type
             row.config_sealed = self._box.encrypt_json(config.to_storage())
         if changes.enabled is not None:
