@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,15 +10,20 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nabat import __version__
-from nabat.api import admin, auth, channels, health
+from nabat.api import admin, auth, channels, deliveries, health
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
+from nabat.channels.outbound import Outbound
+from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
 from nabat.db.engine import create_engine, create_sessionmaker
 from nabat.db.migrate import upgrade_to_head
+from nabat.delivery.metrics import Metrics
+from nabat.delivery.senders import build_senders
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import derive_keys, load_master_secret
 from nabat.security.ratelimit import AttemptLimiter
+from nabat.security.ssrf import OutboundPolicy
 from nabat.services.accounts import ensure_first_admin
 from nabat.settings import Settings
 from nabat.state import AppState
@@ -35,6 +41,8 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
     engine = create_engine(settings.effective_database_url)
     await upgrade_to_head(engine)
     limit = settings.login_attempts_per_minute
+    outbound = Outbound(OutboundPolicy(settings.outbound_allow))
+    smtp = SmtpPools(max_connections=settings.smtp_pool_size, clock=clock)
     return AppState(
         settings=settings,
         clock=clock,
@@ -44,6 +52,10 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
         sessions=create_sessionmaker(engine),
         login_by_user=AttemptLimiter(clock, limit),
         login_by_address=AttemptLimiter(clock, limit),
+        outbound=outbound,
+        smtp=smtp,
+        senders=build_senders(outbound, smtp, clock),
+        metrics=Metrics(),
     )
 
 
@@ -81,11 +93,19 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state = await build_state(settings, clock or SystemClock())
         app.state.nabat = state
+        stop = asyncio.Event()
+        worker_task: asyncio.Task[None] | None = None
         try:
             await bootstrap_admin(state)
+            if settings.run_workers:
+                state.worker = state.new_worker()
+                worker_task = asyncio.create_task(state.worker.run(stop))
             yield
         finally:
-            await state.engine.dispose()
+            stop.set()
+            if worker_task is not None:
+                await worker_task
+            await state.close()
 
     app = FastAPI(
         title="Nabat",
@@ -95,6 +115,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, channels, admin):
+    for module in (health, auth, channels, deliveries, admin):
         app.include_router(module.router)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -49,6 +50,28 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+@app.command()
+def worker() -> None:
+    """Run delivery workers without the API; several may share one PostgreSQL.
+
+    SIGTERM or Ctrl-C finishes in-flight sends (or hands them back) before exiting.
+    """
+    settings = _settings()
+
+    async def run() -> None:
+        state = await build_state(settings, SystemClock())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await state.new_worker().run(stop)
+        finally:
+            await state.close()
+
+    asyncio.run(run())
 
 
 @app.command()
@@ -108,7 +131,7 @@ def user_create(
                     f"created user {user.username} (id {user.id}) as {role} of {target.slug}"
                 )
         finally:
-            await state.engine.dispose()
+            await state.close()
 
     try:
         asyncio.run(run())
@@ -142,7 +165,7 @@ def apikey_create(
                 typer.echo(f"API key {key.id} for project {target.slug} ({', '.join(key.scopes)}):")
                 typer.echo(plaintext)
         finally:
-            await state.engine.dispose()
+            await state.close()
 
     try:
         asyncio.run(run())

@@ -111,6 +111,9 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
         secret_key=SECRET_KEY,
         admin_email=ADMIN_EMAIL,
         admin_password=ADMIN_PASSWORD,
+        # Tests drive delivery explicitly (burst mode) unless they start a worker.
+        run_workers=False,
+        outbound_allow=["127.0.0.0/8", "::1/128"],
     )
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.models.account import User
 from nabat.schemas.channels import ChannelCreate, ChannelOut, ChannelUpdate, DeletedOut
+from nabat.schemas.deliveries import TestSendRequest, TestSendResponse
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
+from nabat.services.deliveries import channel_status as channel_health
+from nabat.services.test_send import TestRequest, send_test
 
 router = APIRouter(prefix="/api/v1/notifications/channels", tags=["channels"])
 
@@ -105,3 +109,54 @@ async def delete_channel(
     caller.require(Scope.CHANNELS_WRITE)
     await _service(state, session).delete(caller.project_id, channel_id)
     return DeletedOut(message=f"channel {channel_id} deleted")
+
+
+@router.post("/{channel_id}/test", response_model=TestSendResponse)
+async def send_test_message(
+    channel_id: int,
+    caller: CurrentPrincipal,
+    state: StateDep,
+    session: SessionDep,
+    body: TestSendRequest | None = None,
+) -> TestSendResponse:
+    """Send a test message now: one attempt, no retry.
+
+    200 when the provider accepted it; 502 with the provider's reason (code
+    ``EMAIL_ERROR``, ``TELEGRAM_ERROR``, …) when not.
+    """
+    caller.require(Scope.CHANNELS_TEST)
+    view = await _service(state, session).get(caller.project_id, channel_id)
+    user_email = None
+    if caller.user_id is not None:
+        user = await session.get(User, caller.user_id)
+        user_email = user.email if user else None
+    request = body or TestSendRequest()
+    result = await send_test(
+        session,
+        clock=state.clock,
+        sender=state.senders[view.row.type],
+        view=view,
+        request=TestRequest(
+            message=request.message,
+            username=request.username,
+            recipient=request.recipient,
+            subject=request.subject,
+        ),
+        user_email=user_email,
+    )
+    return TestSendResponse(
+        message=f"test message delivered over {view.row.type} channel {view.row.name!r} "
+        f"({result.detail})",
+        delivery_id=result.delivery_id,
+        duration_ms=round(result.duration_ms, 3),
+    )
+
+
+@router.get("/{channel_id}/status")
+async def channel_status(
+    channel_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> dict[str, object]:
+    """Health: last use, success rate, failures, last error, last 24 h / 7 d counts."""
+    caller.require(Scope.CHANNELS_READ)
+    await _service(state, session).get(caller.project_id, channel_id)
+    return await channel_health(session, channel_id, now=state.clock.now())

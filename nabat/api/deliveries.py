@@ -1,0 +1,212 @@
+"""Send API, delivery record, statistics and metrics (PingTower's companion API)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+from sqlalchemy import func, select
+
+from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.errors import ValidationFailed
+from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
+from nabat.schemas.deliveries import (
+    AttemptOut,
+    DeliveryDetail,
+    DeliveryOut,
+    DeliveryPage,
+    SendBatchRequest,
+    SendBatchResponse,
+    SendRequest,
+    SendResponse,
+)
+from nabat.services import deliveries as record
+from nabat.services.access import Scope
+from nabat.services.sending import Notification, submit
+
+router = APIRouter(tags=["delivery"])
+
+
+def _notification(body: SendRequest) -> Notification:
+    return Notification(
+        status=body.status,
+        severity=body.severity,
+        message=body.message,
+        username=body.username,
+        service_name=body.service_name,
+        service_url=body.service_url,
+        channel_id=body.channel_id,
+        channel_type=body.channel_type,
+        metadata=body.metadata,
+    )
+
+
+@router.post("/api/v1/notifications/send", response_model=SendResponse)
+async def send(
+    body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> SendResponse:
+    """Queue one notification; it is stored durably before this answers."""
+    caller.require(Scope.NOTIFICATIONS_SEND)
+    now = state.clock.now()
+    [(delivery_id, public_id)] = await submit(
+        session,
+        project_id=caller.project_id,
+        notifications=[_notification(body)],
+        now=now,
+        max_attempts=state.settings.max_attempts,
+    )
+    state.wake_workers()
+    return SendResponse(
+        message="notification queued",
+        delivery_id=delivery_id,
+        idempotency_id=public_id,
+        timestamp=now,
+    )
+
+
+@router.post("/api/v1/notifications/send/batch", response_model=SendBatchResponse)
+async def send_batch(
+    body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> SendBatchResponse:
+    """Queue up to 1,000 notifications in one transaction: all of them, or none."""
+    caller.require(Scope.NOTIFICATIONS_SEND)
+    now = state.clock.now()
+    ids = await submit(
+        session,
+        project_id=caller.project_id,
+        notifications=[_notification(item) for item in body.notifications],
+        now=now,
+        max_attempts=state.settings.max_attempts,
+    )
+    state.wake_workers()
+    return SendBatchResponse(
+        message=f"{len(ids)} notifications queued",
+        delivery_ids=[delivery_id for delivery_id, _ in ids],
+        timestamp=now,
+    )
+
+
+def _out(delivery: Delivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=delivery.id,
+        idempotency_id=delivery.public_id,
+        channel_id=delivery.channel_id,
+        channel_type=delivery.channel_type,
+        kind=delivery.kind,
+        recipient=delivery.recipient,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        max_attempts=delivery.max_attempts,
+        next_attempt_at=delivery.next_attempt_at
+        if delivery.status in ("QUEUED", "FAILED")
+        else None,
+        last_error=delivery.last_error,
+        last_failure_class=delivery.last_failure_class,
+        last_status_code=delivery.last_status_code,
+        provider_id=delivery.provider_id,
+        subject=delivery.content.get("subject"),
+        created_at=delivery.created_at,
+        updated_at=delivery.updated_at,
+        sent_at=delivery.sent_at,
+    )
+
+
+def _attempt(attempt: DeliveryAttempt) -> AttemptOut:
+    return AttemptOut(
+        number=attempt.number,
+        started_at=attempt.started_at,
+        duration_ms=round(attempt.duration_ms, 3),
+        outcome=attempt.outcome,
+        status_code=attempt.status_code,
+        failure_class=attempt.failure_class,
+        reason=attempt.reason,
+    )
+
+
+@router.get("/api/v1/notifications/deliveries", response_model=DeliveryPage)
+async def list_deliveries(
+    caller: CurrentPrincipal,
+    session: SessionDep,
+    status: Annotated[str | None, Query(description="QUEUED, SENDING, SENT, FAILED, DEAD")] = None,
+    channel_id: Annotated[int | None, Query(alias="channelId")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> DeliveryPage:
+    """The project's deliveries, newest first."""
+    caller.require(Scope.DELIVERIES_READ)
+    wanted = None
+    if status is not None:
+        try:
+            wanted = DeliveryStatus(status.upper())
+        except ValueError:
+            allowed = ", ".join(s.value for s in DeliveryStatus)
+            raise ValidationFailed(
+                f"status: {status!r} is not a delivery status; use one of {allowed}",
+                details=[{"field": "status", "message": "unknown delivery status"}],
+            ) from None
+    items, total = await record.list_deliveries(
+        session,
+        caller.project_id,
+        record.DeliveryFilter(status=wanted, channel_id=channel_id, since=since, until=until),
+        page=page,
+        size=size,
+    )
+    return DeliveryPage(items=[_out(d) for d in items], total=total, page=page, size=size)
+
+
+@router.get("/api/v1/notifications/deliveries/stats")
+async def delivery_stats(
+    caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> dict[str, object]:
+    """Totals, success rate, average response time, last 24 h / 7 d, by channel."""
+    caller.require(Scope.DELIVERIES_READ)
+    return await record.stats(session, caller.project_id, now=state.clock.now())
+
+
+@router.get("/api/v1/notifications/deliveries/{delivery_id}", response_model=DeliveryDetail)
+async def get_delivery(
+    delivery_id: int, caller: CurrentPrincipal, session: SessionDep
+) -> DeliveryDetail:
+    """One delivery with its content and every attempt."""
+    caller.require(Scope.DELIVERIES_READ)
+    delivery, attempts = await record.get_delivery(session, caller.project_id, delivery_id)
+    return DeliveryDetail(
+        **_out(delivery).model_dump(),
+        content=delivery.content,
+        attempt_log=[_attempt(a) for a in attempts],
+    )
+
+
+@router.post("/api/v1/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
+async def retry_delivery(
+    delivery_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> DeliveryOut:
+    """Queue a FAILED or DEAD delivery again, keeping its idempotency id."""
+    caller.require(Scope.NOTIFICATIONS_SEND)
+    delivery = await record.retry_delivery(
+        session,
+        caller.project_id,
+        delivery_id,
+        now=state.clock.now(),
+        max_attempts=state.settings.max_attempts,
+    )
+    state.wake_workers()
+    return _out(delivery)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(state: StateDep, session: SessionDep) -> Response:
+    """Prometheus metrics, queue depth read from the database at scrape time."""
+    rows = await session.execute(
+        select(Delivery.status, func.count())
+        .where(Delivery.status.in_(["QUEUED", "FAILED", "SENDING"]))
+        .group_by(Delivery.status)
+    )
+    depth = {status: int(count) for status, count in rows}
+    for status in ("QUEUED", "FAILED", "SENDING"):
+        state.metrics.queue_depth.labels(status).set(depth.get(status, 0))
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
