@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
+from tests.fakes.webhook import running_receiver
 from tests.support.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +34,18 @@ def _fresh_copy(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-def test_make_run_on_a_fresh_copy_serves_health_and_login(tmp_path: Path) -> None:
+def _make_run(project: Path, env: dict[str, str], log: BinaryIO) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["make", "run"],
+        cwd=project,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+async def test_make_run_on_a_fresh_copy_serves_logs_in_and_delivers(tmp_path: Path) -> None:
     project = tmp_path / "nabat"
     project.mkdir()
     _fresh_copy(project)
@@ -41,37 +55,60 @@ def test_make_run_on_a_fresh_copy_serves_health_and_login(tmp_path: Path) -> Non
         for key, value in os.environ.items()
         if not key.startswith(("NABAT_", "VIRTUAL_ENV"))
     }
-    env.update({"NABAT_PORT": str(port), "NABAT_ADMIN_PASSWORD": "quick-start-pass"})
-    log = (tmp_path / "run.log").open("wb")
-    process = subprocess.Popen(
-        ["make", "run"],
-        cwd=project,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    env.update(
+        {
+            "NABAT_PORT": str(port),
+            "NABAT_ADMIN_PASSWORD": "quick-start-pass",
+            "NABAT_OUTBOUND_ALLOW": "127.0.0.0/8",
+        }
     )
+    log_path = tmp_path / "run.log"
+    log = log_path.open("wb")
+    process = _make_run(project, env, log)
+    base = f"http://127.0.0.1:{port}"
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 240
-        while True:
-            assert process.poll() is None, (tmp_path / "run.log").read_text()
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()
-            time.sleep(0.5)
-        login = httpx.post(
-            f"{base}/api/auth/login",
-            json={"username": "admin", "password": "quick-start-pass"},
-            timeout=10,
-        )
-        assert login.status_code == 200, login.text
-        docs = httpx.get(f"{base}/docs", timeout=10)
-        assert docs.status_code == 200
-        assert (project / "var" / "nabat.db").exists()
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            deadline = time.monotonic() + 240
+            while True:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, log_path.read_text()
+                await asyncio.sleep(0.5)
+            login = await http.post(
+                "/api/auth/login", json={"username": "admin", "password": "quick-start-pass"}
+            )
+            assert login.status_code == 200, login.text
+            headers = {"Authorization": f"Bearer {login.json()['token']}"}
+            assert (await http.get("/docs")).status_code == 200
+            assert (project / "var" / "nabat.db").exists()
+            # The in-process worker delivers without anything else started.
+            async for sink in running_receiver():
+                created = await http.post(
+                    "/api/v1/notifications/channels",
+                    headers=headers,
+                    json={
+                        "name": "sink",
+                        "type": "WEBHOOK",
+                        "configuration": {"url": sink.url},
+                        "isDefault": True,
+                    },
+                )
+                assert created.status_code == 201, created.text
+                sent = await http.post(
+                    "/api/v1/notifications/send",
+                    headers=headers,
+                    json={"serviceName": "web", "status": "DOWN", "message": "down"},
+                )
+                assert sent.status_code == 200, sent.text
+                for _ in range(100):
+                    if sink.received:
+                        break
+                    await asyncio.sleep(0.1)
+                assert [r.json()["serviceName"] for r in sink.received] == ["web"]
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
