@@ -1,7 +1,7 @@
 # Two commands on a fresh clone: `make run` and `make test`.
 UV := ./scripts/uv
 
-.PHONY: run test lint sync migrate
+.PHONY: run test lint sync migrate bench
 
 run:
 	$(UV) sync --frozen --no-dev --quiet
@@ -21,3 +21,7 @@ test: lint
 
 migrate:
 	$(UV) run --frozen --no-dev nabat migrate
+
+bench: sync
+	$(UV) sync --frozen --group bench --quiet
+	$(UV) run --frozen --group bench python -m bench.run

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+import uvloop
 
 from nabat.app import bootstrap_admin, build_state, create_app
 from nabat.clock import SystemClock
@@ -71,7 +72,7 @@ def worker() -> None:
         finally:
             await state.close()
 
-    asyncio.run(run())
+    uvloop.run(run())
 
 
 @app.command()

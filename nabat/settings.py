@@ -42,8 +42,8 @@ class Settings(BaseSettings):
     run_workers: bool = Field(
         default=True, description="Run delivery workers inside `nabat serve`."
     )
-    worker_concurrency: int = Field(default=256, ge=1, le=10_000)
-    worker_batch: int = Field(default=500, ge=1, le=10_000)
+    worker_concurrency: int = Field(default=512, ge=1, le=10_000)
+    worker_batch: int = Field(default=1000, ge=1, le=10_000)
     lease_seconds: float = Field(default=300.0, gt=0)
     poll_seconds: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=8, ge=1, le=100)

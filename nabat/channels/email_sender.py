@@ -131,7 +131,8 @@ def _envelope(config: EmailConfig, message: OutgoingMessage) -> tuple[str, list[
         )
     try:
         sender = mailbox(str(config.from_email)).addr_spec
-        recipients = [mailbox(address).addr_spec for address in recipients]
+        # The same address twice would get the alert twice.
+        recipients = list(dict.fromkeys(mailbox(address).addr_spec for address in recipients))
     except ValueError as exc:
         raise DeliveryError(
             FailureClass.CONFIG, f"the channel's mail settings are not usable: {exc}"

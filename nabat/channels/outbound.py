@@ -41,7 +41,7 @@ class HttpAnswer:
 class Outbound:
     """A pooled HTTP client that only reaches addresses the policy allows."""
 
-    def __init__(self, policy: OutboundPolicy, *, connections: int = 512) -> None:
+    def __init__(self, policy: OutboundPolicy, *, connections: int = 1024) -> None:
         self.policy = policy
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None

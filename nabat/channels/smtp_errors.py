@@ -69,10 +69,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
+def _ssl_reason(exc: ssl.SSLError) -> str:
+    # OpenSSL's short reason ("WRONG_VERSION_NUMBER"); set only on errors ssl raised itself.
+    reason = getattr(exc, "reason", None)
+    return str(reason) if reason else str(exc)
+
+
 def _tls_failure(exc: BaseException, config: EmailConfig) -> DeliveryError | None:
     for link in _chain(exc):
         if isinstance(link, ssl.SSLCertVerificationError):
-            detail = link.verify_message or link.reason or str(link)
+            detail = getattr(link, "verify_message", None) or _ssl_reason(link)
             return DeliveryError(
                 FailureClass.CONFIG,
                 f"the TLS certificate of {_where(config)} could not be verified ({detail}); "
@@ -87,7 +93,7 @@ def _tls_failure(exc: BaseException, config: EmailConfig) -> DeliveryError | Non
         if isinstance(link, ssl.SSLError):
             return DeliveryError(
                 FailureClass.CONFIG,
-                f"the TLS handshake with {_where(config)} failed ({link.reason or link}); "
+                f"the TLS handshake with {_where(config)} failed ({_ssl_reason(link)}); "
                 "check the encryption setting: port 465 uses 'ssl' (implicit TLS), "
                 "port 587 uses 'starttls'",
             )

@@ -66,8 +66,10 @@ async def enqueue(
         }
         for item in items
     ]
+    table = cast(Table, Delivery.__table__)
+    # Core insert ("insertmanyvalues"): one statement per few hundred rows, no ORM objects.
     result = await session.execute(
-        insert(Delivery).returning(Delivery.id, Delivery.public_id, sort_by_parameter_order=True),
+        insert(table).returning(table.c.id, table.c.public_id, sort_by_parameter_order=True),
         rows,
     )
     return [(row[0], row[1]) for row in result]
@@ -217,7 +219,8 @@ async def settle(
         if o.attempted
     ]
     if attempts:
-        await session.execute(insert(DeliveryAttempt), attempts)
+        # Core insert: the ORM's bulk path costs several times more per row here.
+        await session.execute(insert(cast(Table, DeliveryAttempt.__table__)), attempts)
     return owned
 
 

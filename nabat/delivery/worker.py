@@ -38,6 +38,10 @@ log = logging.getLogger("nabat.delivery")
 # Waiting in memory for a rate-limit token is cheaper than a round trip through the
 # database, up to a point; beyond it the delivery goes back to the queue.
 _MAX_INLINE_WAIT = 1.0
+# Outcomes are written together: at most this many per transaction...
+_FLUSH_BATCH = 500
+# ...waiting at most this long (seconds) for a batch to fill.
+_FLUSH_WAIT = 0.02
 
 
 @dataclass(frozen=True)
@@ -116,17 +120,29 @@ class Worker:
 
     async def run_until_idle(self) -> None:
         """Burst mode: work until nothing is due and nothing is in flight (tests, CLI)."""
-        while True:
-            claimed = await self._tick()
-            if self._inflight:
-                await asyncio.wait(self._inflight, return_when="FIRST_COMPLETED")
+        flusher = asyncio.create_task(self._flush_loop())
+        try:
+            while True:
+                claimed = await self._tick()
+                if claimed:
+                    continue
+                if self._inflight:
+                    await asyncio.wait(self._inflight, return_when="FIRST_COMPLETED")
+                    continue
+                # Settle what finished: retries due now and health notices become claimable.
+                await self._flush()
+                if not await self._tick():
+                    return
+        finally:
+            flusher.cancel()
             await self._flush()
-            if not claimed and not self._inflight:
-                return
 
     async def _tick(self) -> int:
-        room = self._settings.worker_concurrency - len(self._inflight)
-        if room <= 0:
+        concurrency = self._settings.worker_concurrency
+        room = concurrency - len(self._inflight)
+        # Claiming a handful of rows at a time costs a write transaction each; wait until
+        # a useful share of the slots is free.
+        if self._inflight and room < max(1, concurrency // 4):
             await asyncio.wait(self._inflight, return_when="FIRST_COMPLETED")
             return 1
         limit = min(room, self._settings.worker_batch)
@@ -282,8 +298,11 @@ class Worker:
     async def _flush_loop(self) -> None:
         while True:
             await self._done_ready.wait()
-            # A few milliseconds of patience turns many small commits into one.
-            await asyncio.sleep(0.005)
+            # A little patience turns many small commits into one; a full batch goes at once.
+            for _ in range(4):
+                if len(self._done) >= _FLUSH_BATCH:
+                    break
+                await asyncio.sleep(_FLUSH_WAIT / 4)
             await self._flush()
 
     async def _flush(self) -> None:

@@ -60,6 +60,9 @@ BLOCKED_NETWORKS: tuple[IPNetwork, ...] = tuple(
     )
 )
 
+_UNSEEN = object()
+_VERDICT_CACHE = 10_000
+
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
 
 
@@ -94,6 +97,7 @@ class OutboundPolicy:
         self.allow: tuple[IPNetwork, ...] = tuple(
             ipaddress.ip_network(cidr, strict=False) for cidr in allow
         )
+        self._verdicts: dict[str, object] = {}
 
     def refusal(self, address: str) -> str | None:
         """Why ``address`` may not be reached, or ``None`` when it may."""
@@ -125,8 +129,23 @@ class OutboundPolicy:
         """Refuse a URL by its scheme or literal address, before any connection.
 
         Host names are checked later, by :class:`GuardedResolver`, on the addresses
-        actually connected to.
+        actually connected to. Verdicts are remembered: the same few URLs are sent to
+        over and over, and the answer depends on nothing but the URL.
         """
+        verdict = self._verdicts.get(url, _UNSEEN)
+        if verdict is _UNSEEN:
+            try:
+                self._check_url(url)
+                verdict = None
+            except BlockedDestination as exc:
+                verdict = exc.reason
+            if len(self._verdicts) >= _VERDICT_CACHE:
+                self._verdicts.clear()
+            self._verdicts[url] = verdict
+        if verdict is not None:
+            raise BlockedDestination(str(verdict))
+
+    def _check_url(self, url: str) -> None:
         parts = urlsplit(url)
         if parts.scheme.lower() not in ALLOWED_SCHEMES:
             raise BlockedDestination(
