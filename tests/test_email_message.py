@@ -135,7 +135,7 @@ def test_body_is_multipart_alternative_with_text_and_html_made_from_escaped_text
 
 def test_given_html_is_sent_as_rendered() -> None:
     sent = parsed(build(html="<p><b>Disk</b> full</p>"))
-    html_part = list(sent.iter_parts())[1]
+    _text_part, html_part = sent.iter_parts()
     assert html_part.get_content().strip() == "<p><b>Disk</b> full</p>"
 
 
@@ -145,7 +145,8 @@ def test_non_ascii_text_and_subject_survive_in_seven_bit_form() -> None:
     assert raw.isascii()
     sent = parsed(message)
     assert sent["Subject"] == "Диск заполнен на db-1"
-    assert list(sent.iter_parts())[0].get_content().strip() == "Сервис: база данных — 97%"
+    text_part, _html_part = sent.iter_parts()
+    assert text_part.get_content().strip() == "Сервис: база данных — 97%"
 
 
 def test_subject_is_capped_at_255_characters() -> None:

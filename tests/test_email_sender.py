@@ -80,15 +80,6 @@ async def test_implicit_tls_logs_in_over_tls(
     assert mail.login == SMTP_USER
 
 
-async def test_port_465_without_explicit_encryption_means_implicit_tls(
-    implicit_tls_smtp: FakeSmtpServer, sender: EmailSender
-) -> None:
-    # Seed 002 writes only useTls; the port decides (RFC 8314). The fake has a random port,
-    # so this checks the mapping the sender relies on instead.
-    config = email_config(implicit_tls_smtp, encryption=None, useTls=True, smtpPort=465)
-    assert config.effective_encryption == "ssl"
-
-
 async def test_encryption_none_logs_in_without_tls_when_asked(
     stripped_smtp: FakeSmtpServer, sender: EmailSender
 ) -> None:
@@ -306,6 +297,15 @@ async def test_message_recipient_replaces_the_channel_list(
     [mail] = plain_smtp.received
     assert mail.rcpt_tos == ["oncall@example.org"]
     assert [a.addr_spec for a in mail.message()["To"].addresses] == ["oncall@example.org"]
+
+
+async def test_a_recipient_listed_twice_gets_one_copy(
+    plain_smtp: FakeSmtpServer, sender: EmailSender
+) -> None:
+    config = email_config(plain_smtp, to="ops@example.org, dev@example.org; ops@example.org")
+    await sender.send(config, alert())
+    [mail] = plain_smtp.received
+    assert mail.rcpt_tos == ["ops@example.org", "dev@example.org"]
 
 
 async def test_reply_to_and_sender_name_come_from_the_channel(

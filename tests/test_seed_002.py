@@ -379,10 +379,19 @@ async def test_seed_other_smtp_servers_apply_to_an_email_channel(
 ) -> None:
     channel = await create(client, admin_headers, "EMAIL")
     fragment = json.loads(OTHER_SMTP_SERVERS[server])
-    response = await client.put(
+    # Pointing a channel at another server never takes the stored password along:
+    # whoever moves it must send the password for the new server.
+    moved = await client.put(
         f"{CHANNELS}/{channel['id']}",
         content='{"configuration": ' + OTHER_SMTP_SERVERS[server] + "}",
         headers=curl_headers(admin_headers, body=True),
+    )
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["details"][0]["field"] == "configuration.password"
+    response = await client.put(
+        f"{CHANNELS}/{channel['id']}",
+        json={"configuration": {**fragment, "password": "new-app-password"}},
+        headers=admin_headers,
     )
     assert response.status_code == 200, response.text
     configuration = response.json()["configuration"]
@@ -390,7 +399,7 @@ async def test_seed_other_smtp_servers_apply_to_an_email_channel(
         assert configuration[key] == value
     assert configuration["username"] == "your-email@gmail.com"
     assert configuration["password"] == MASK
-    assert (await stored_secrets(app, channel["id"]))["password"] == "your-app-password"
+    assert (await stored_secrets(app, channel["id"]))["password"] == "new-app-password"
 
 
 async def test_only_one_channel_is_default_and_the_default_moves(

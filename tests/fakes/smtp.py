@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
@@ -177,6 +177,7 @@ class _Handler:
         script = fake.script
         fake.in_data += 1
         fake.max_in_data = max(fake.max_in_data, fake.in_data)
+        fake._changed.set()
         try:
             if script.hold_data is not None:
                 await script.hold_data.wait()
@@ -191,14 +192,17 @@ class _Handler:
                 return script.data_reply
         finally:
             fake.in_data -= 1
-        login = session.login_data
+            fake._changed.set()
+        credentials = session.auth_data
         fake.received.append(
             ReceivedMail(
                 mail_from=envelope.mail_from or "",
                 rcpt_tos=list(envelope.rcpt_tos),
                 content=bytes(envelope.original_content or b""),
                 tls=_is_tls(server),
-                login=login.decode() if isinstance(login, bytes) else None,
+                login=(
+                    credentials.login.decode() if isinstance(credentials, LoginPassword) else None
+                ),
             )
         )
         return "250 2.0.0 OK queued as fake-" + str(len(fake.received))
@@ -241,6 +245,7 @@ class FakeSmtpServer:
         self._tls_context = tls_context
         self._auth_over_plain = auth_over_plain
         self._live: set[_RecordingSMTP] = set()
+        self._changed = asyncio.Event()
         self._server: asyncio.Server | None = None
 
     @property
@@ -269,6 +274,13 @@ class FakeSmtpServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Return once ``condition`` holds; it is re-checked whenever a connection opens or
+        closes or a DATA starts or ends. Wrap in ``asyncio.timeout``."""
+        while not condition():
+            self._changed.clear()
+            await self._changed.wait()
 
     def drop_all(self) -> None:
         """Hang up every open session from the server side (an idle timeout, a restart)."""
@@ -310,11 +322,13 @@ class FakeSmtpServer:
         self.connections_opened += 1
         self.open_connections += 1
         self.max_open_connections = max(self.max_open_connections, self.open_connections)
+        self._changed.set()
 
     def _closed(self, server: _RecordingSMTP) -> None:
         if server in self._live:
             self._live.discard(server)
             self.open_connections -= 1
+            self._changed.set()
 
 
 def email_config(server: FakeSmtpServer, **overrides: object) -> EmailConfig:

@@ -80,4 +80,3 @@ async def implicit_tls_smtp(smtp_server_tls: ssl.SSLContext) -> AsyncIterator[Fa
     """Port-465 style: TLS from the first byte, AUTH offered."""
     async with FakeSmtpServer(tls="implicit", tls_context=smtp_server_tls, users=USERS) as server:
         yield server
-
