@@ -1,0 +1,111 @@
+"""EMAIL channels through the API: test sends and queued delivery to a real SMTP server."""
+
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+
+from tests.conftest import ADMIN_EMAIL
+from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, FakeSmtpServer
+from tests.support.errors import expect_error
+
+CHANNELS = "/api/v1/notifications/channels"
+
+
+def email_channel(server: FakeSmtpServer, password: str, **extra: object) -> dict[str, object]:
+    return {
+        "name": "mail",
+        "type": "EMAIL",
+        "configuration": {
+            "smtpHost": server.host,
+            "smtpPort": str(server.port),
+            "encryption": "none",
+            "auth": True,
+            "username": SMTP_USER,
+            "password": password,
+            "fromEmail": "alerts@example.org",
+            "fromName": "Nabat",
+            "timeout": 5,
+            **extra,
+        },
+    }
+
+
+async def test_test_send_goes_to_the_requesting_users_address(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        created = await client.post(
+            CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
+        )
+        channel = created.json()["id"]
+        response = await client.post(
+            f"{CHANNELS}/{channel}/test",
+            json={"subject": "Проверка / Test", "message": "Test e-mail body"},
+            headers=admin_headers,
+        )
+        assert response.status_code == 200, response.text
+        [mail] = smtp.received
+        assert mail.rcpt_tos == [ADMIN_EMAIL]
+        assert mail.authenticated
+        message = mail.message()
+        assert message["Subject"] == "Проверка / Test"
+        assert "Nabat" in message["From"]
+
+
+async def test_wrong_smtp_password_is_a_named_authentication_failure_without_secrets(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    wrong = "wrong-password-4711"
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        created = await client.post(
+            CHANNELS,
+            json=email_channel(smtp, wrong, to=["ops@example.org"]),
+            headers=admin_headers,
+        )
+        channel = created.json()["id"]
+        response = await client.post(f"{CHANNELS}/{channel}/test", headers=admin_headers)
+        body = expect_error(response, 502, "EMAIL_ERROR")
+        assert "authentication" in body["error"].lower() or "login" in body["error"].lower()
+        assert SMTP_USER in body["error"]
+        assert body["details"][0]["failureClass"] == "auth"
+        assert wrong not in response.text
+        assert SMTP_PASSWORD not in response.text
+        assert smtp.received == []
+        record = await client.get(
+            f"/api/v1/notifications/deliveries/{body['details'][0]['deliveryId']}",
+            headers=admin_headers,
+        )
+        assert wrong not in record.text
+        assert record.json()["attemptLog"][0]["failureClass"] == "auth"
+
+
+async def test_a_queued_email_to_a_member_reaches_their_address(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        created = await client.post(
+            CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
+        )
+        sent = await client.post(
+            "/api/v1/notifications/send",
+            json={
+                "username": "admin",
+                "serviceName": "Billing",
+                "status": "DOWN",
+                "severity": "CRITICAL",
+                "message": "Billing is down",
+                "channelId": created.json()["id"],
+            },
+            headers=admin_headers,
+        )
+        assert sent.status_code == 200, sent.text
+        await app.state.nabat.new_worker().run_until_idle()
+        [mail] = smtp.received
+        assert mail.rcpt_tos == [ADMIN_EMAIL]
+        message = mail.message()
+        assert message["Subject"] == "[CRITICAL] Billing: DOWN"
+        assert message["Message-ID"].startswith(f"<{sent.json()['idempotencyId']}@")
+        parts = [part.get_content_type() for part in message.walk()]
+        assert "text/plain" in parts
+        assert "text/html" in parts
