@@ -45,16 +45,24 @@ def process(
     args: list[str], env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run a child Python module for the length of the block."""
+    log = tempfile.NamedTemporaryFile(prefix="nabat-bench-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,
         env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         yield child
+    except BaseException:
+        log.flush()
+        tail = Path(log.name).read_text(errors="replace")[-3000:]
+        print(f"--- {' '.join(args)} log tail ---\n{tail}", file=sys.stderr)
+        raise
     finally:
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
         child.terminate()
         try:
             child.wait(timeout=30)

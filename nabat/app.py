@@ -17,6 +17,7 @@ from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
 from nabat.db.engine import create_engine, create_sessionmaker
+from nabat.db.gate import WriteGate
 from nabat.db.migrate import upgrade_to_head
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.senders import build_senders
@@ -56,6 +57,7 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
         smtp=smtp,
         senders=build_senders(outbound, smtp, clock),
         metrics=Metrics(),
+        write_gate=WriteGate(serialise=engine.dialect.name == "sqlite"),
     )
 
 

@@ -11,7 +11,9 @@ from nabat.channels.contract import Sender
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock
+from nabat.db.gate import WriteGate
 from nabat.delivery.metrics import Metrics
+from nabat.delivery.queue import Claimed, Lease
 from nabat.delivery.worker import Worker
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
@@ -35,6 +37,7 @@ class AppState:
     smtp: SmtpPools
     senders: dict[str, Sender[Any]]
     metrics: Metrics
+    write_gate: WriteGate
     worker: Worker | None = None
 
     def new_worker(self, name: str | None = None) -> Worker:
@@ -46,12 +49,34 @@ class AppState:
             clock=self.clock,
             settings=self.settings,
             metrics=self.metrics,
+            write_gate=self.write_gate,
             name=name,
         )
 
     def wake_workers(self) -> None:
         """Tell the in-process worker that deliveries were queued."""
         if self.worker is not None:
+            self.worker.wake()
+
+    def lease_for(self, count: int) -> Lease | None:
+        """A lease to the in-process worker for ``count`` new deliveries, if it has room.
+
+        Deliveries stored leased to it skip the queue's claim step: the worker gets them
+        in memory the moment they are committed. Without room (or a running worker) they
+        are queued as usual.
+        """
+        if self.worker is None or not self.worker.can_adopt(count):
+            return None
+        return self.worker.lease(self.clock.now())
+
+    def hand_over(self, queued: list[Claimed], lease: Lease | None) -> None:
+        """Give committed deliveries leased to the in-process worker to it, or wake it to
+        claim queued ones."""
+        if self.worker is None:
+            return
+        if lease is not None and lease.owner == self.worker.name:
+            self.worker.adopt(queued)
+        else:
             self.worker.wake()
 
     async def close(self) -> None:

@@ -80,7 +80,7 @@ async def test_killed_worker_loses_no_delivery_and_duplicates_keep_their_id(
                 max_attempts=5,
             )
             await session.commit()
-        expected = {public_id for _, public_id in ids}
+        expected = {claimed.public_id for claimed in ids}
         log_path = tmp_path / "worker.log"
         log = log_path.open("ab")
 

@@ -80,7 +80,7 @@ class Rig:
                 max_attempts=self.settings.max_attempts,
             )
             await session.commit()
-        return [delivery_id for delivery_id, _ in ids]
+        return [claimed.id for claimed in ids]
 
     async def delivery(self, delivery_id: int) -> tuple[Delivery, list[DeliveryAttempt]]:
         async with self.app.state.nabat.sessions() as session:

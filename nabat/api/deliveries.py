@@ -50,18 +50,24 @@ async def send(
     """Queue one notification; it is stored durably before this answers."""
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
-    [(delivery_id, public_id)] = await submit(
-        session,
-        project_id=caller.project_id,
-        notifications=[_notification(body)],
-        now=now,
-        max_attempts=state.settings.max_attempts,
-    )
-    state.wake_workers()
+    # Hand the connection the authentication reads used back to the pool before queuing
+    # for the write gate: a request waiting at the gate must not hold one.
+    await session.rollback()
+    lease = state.lease_for(1)
+    async with state.write_gate:
+        [queued] = await submit(
+            session,
+            project_id=caller.project_id,
+            notifications=[_notification(body)],
+            now=now,
+            max_attempts=state.settings.max_attempts,
+            lease=lease,
+        )
+    state.hand_over([queued], lease)
     return SendResponse(
         message="notification queued",
-        delivery_id=delivery_id,
-        idempotency_id=public_id,
+        delivery_id=queued.id,
+        idempotency_id=queued.public_id,
         timestamp=now,
     )
 
@@ -73,17 +79,23 @@ async def send_batch(
     """Queue up to 1,000 notifications in one transaction: all of them, or none."""
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
-    ids = await submit(
-        session,
-        project_id=caller.project_id,
-        notifications=[_notification(item) for item in body.notifications],
-        now=now,
-        max_attempts=state.settings.max_attempts,
-    )
-    state.wake_workers()
+    # Hand the connection the authentication reads used back to the pool before queuing
+    # for the write gate: a request waiting at the gate must not hold one.
+    await session.rollback()
+    lease = state.lease_for(len(body.notifications))
+    async with state.write_gate:
+        queued = await submit(
+            session,
+            project_id=caller.project_id,
+            notifications=[_notification(item) for item in body.notifications],
+            now=now,
+            max_attempts=state.settings.max_attempts,
+            lease=lease,
+        )
+    state.hand_over(queued, lease)
     return SendBatchResponse(
-        message=f"{len(ids)} notifications queued",
-        delivery_ids=[delivery_id for delivery_id, _ in ids],
+        message=f"{len(queued)} notifications queued",
+        delivery_ids=[item.id for item in queued],
         timestamp=now,
     )
 

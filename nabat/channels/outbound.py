@@ -45,6 +45,7 @@ class Outbound:
         self.policy = policy
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -65,6 +66,12 @@ class Outbound:
                 auto_decompress=True,
             )
         return self._session
+
+    def _timeout(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = aiohttp.ClientTimeout(total=seconds)
+        return timeout
 
     async def close(self) -> None:
         """Close pooled connections."""
@@ -88,7 +95,6 @@ class Outbound:
         Raises :class:`DeliveryError` when no answer came: refused destination (``config``),
         timeout, or network failure.
         """
-        host = urlsplit(url).hostname or "?"
         try:
             self.policy.check_url(url)
         except BlockedDestination as exc:
@@ -101,7 +107,7 @@ class Outbound:
                 data=data,
                 headers=headers,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout_s),
+                timeout=self._timeout(timeout_s),
             ) as response:
                 body = await response.content.read(MAX_RESPONSE_BYTES)
                 return HttpAnswer(
@@ -111,7 +117,8 @@ class Outbound:
                 )
         except TimeoutError:
             raise DeliveryError(
-                FailureClass.TIMEOUT, f"{what} at {host} did not answer within {timeout_s:g} s"
+                FailureClass.TIMEOUT,
+                f"{what} at {_host(url)} did not answer within {timeout_s:g} s",
             ) from None
         except aiohttp.ClientError as exc:
             blocked = blocked_cause(exc)
@@ -120,14 +127,19 @@ class Outbound:
                     FailureClass.CONFIG, f"{what} URL refused: {blocked.reason}"
                 ) from None
             raise DeliveryError(
-                FailureClass.NETWORK, f"cannot reach {what} at {host}: {_describe(exc)}"
+                FailureClass.NETWORK, f"cannot reach {what} at {_host(url)}: {_describe(exc)}"
             ) from None
         except asyncio.CancelledError:
             raise
         except OSError as exc:
             raise DeliveryError(
-                FailureClass.NETWORK, f"cannot reach {what} at {host}: {exc.strerror or exc}"
+                FailureClass.NETWORK, f"cannot reach {what} at {_host(url)}: {exc.strerror or exc}"
             ) from None
+
+
+def _host(url: str) -> str:
+    # Only the host: URLs of Slack, Discord and Telegram carry credentials in the path.
+    return urlsplit(url).hostname or "?"
 
 
 def _describe(exc: aiohttp.ClientError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -31,6 +33,7 @@ class Metrics:
             ["channel", "failure_class"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str | None], tuple[Any, Any, Any]] = {}
         self.queue_depth = Gauge(
             "notification_queue_depth",
             "Deliveries waiting, by status (QUEUED, FAILED, SENDING).",
@@ -40,10 +43,21 @@ class Metrics:
 
     def attempt(self, channel: str, status: str, seconds: float, failure_class: str | None) -> None:
         """Count one attempt."""
-        self.sent.labels(channel, status).inc()
-        self.duration.labels(channel).observe(seconds)
-        if failure_class:
-            self.failures.labels(channel, failure_class).inc()
+        # labels() takes a lock and a lookup per call; the label sets are few, so their
+        # children are kept at hand.
+        key = (channel, status, failure_class)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.sent.labels(channel, status),
+                self.duration.labels(channel),
+                self.failures.labels(channel, failure_class) if failure_class else None,
+            )
+        sent, duration, failures = children
+        sent.inc()
+        duration.observe(seconds)
+        if failures is not None:
+            failures.inc()
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -39,15 +39,31 @@ class NewDelivery:
     kind: str = "notification"
 
 
-async def enqueue(
-    session: AsyncSession, items: list[NewDelivery], *, now: datetime, max_attempts: int
-) -> list[tuple[int, str]]:
-    """Insert deliveries as QUEUED in the caller's transaction; returns (id, public id).
+@dataclass(frozen=True)
+class Lease:
+    """Deliveries inserted already leased to a worker of this process (no claim needed)."""
 
-    The caller commits: the deliveries are durable exactly when its transaction is.
+    owner: str
+    until: datetime
+
+
+async def enqueue(
+    session: AsyncSession,
+    items: list[NewDelivery],
+    *,
+    now: datetime,
+    max_attempts: int,
+    lease: Lease | None = None,
+) -> list[Claimed]:
+    """Insert deliveries in the caller's transaction, QUEUED or, with ``lease``, leased.
+
+    The caller commits: the deliveries are durable exactly when its transaction is. A
+    leased delivery whose worker dies before sending it is claimed again when the lease
+    runs out, like any other.
     """
     if not items:
         return []
+    status = DeliveryStatus.SENDING if lease else DeliveryStatus.QUEUED
     rows = [
         {
             "public_id": new_public_id(),
@@ -57,10 +73,12 @@ async def enqueue(
             "kind": item.kind,
             "recipient": item.recipient,
             "content": item.content,
-            "status": DeliveryStatus.QUEUED.value,
+            "status": status.value,
             "attempts": 0,
             "max_attempts": max_attempts,
             "next_attempt_at": now,
+            "lease_owner": lease.owner if lease else None,
+            "lease_until": lease.until if lease else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -72,7 +90,21 @@ async def enqueue(
         insert(table).returning(table.c.id, table.c.public_id, sort_by_parameter_order=True),
         rows,
     )
-    return [(row[0], row[1]) for row in result]
+    return [
+        Claimed(
+            id=row[0],
+            public_id=row[1],
+            project_id=item.project_id,
+            channel_id=item.channel_id,
+            channel_type=item.channel_type,
+            kind=item.kind,
+            recipient=item.recipient,
+            content=item.content,
+            attempts=0,
+            max_attempts=max_attempts,
+        )
+        for row, item in zip(result, items, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -91,15 +123,25 @@ class Claimed:
     max_attempts: int
 
 
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Delivery.status.in_(_DUE), Delivery.next_attempt_at <= now),
+        and_(Delivery.status == DeliveryStatus.SENDING.value, Delivery.lease_until < now),
+    )
+
+
+async def any_due(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether anything is due, by a read that takes no write lock."""
+    found = await session.scalar(select(Delivery.id).where(_due(now)).limit(1))
+    await session.rollback()
+    return found is not None
+
+
 async def claim(
     session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int
 ) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries (expired leases included) and commit."""
-    due = or_(
-        and_(Delivery.status.in_(_DUE), Delivery.next_attempt_at <= now),
-        and_(Delivery.status == DeliveryStatus.SENDING.value, Delivery.lease_until < now),
-    )
-    pick = select(Delivery.id).where(due).order_by(Delivery.next_attempt_at).limit(limit)
+    pick = select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     statement = (

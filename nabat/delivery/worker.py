@@ -20,12 +20,22 @@ from nabat.channels.base import ChannelConfig
 from nabat.channels.contract import DeliveryError, FailureClass, Receipt, Sender
 from nabat.channels.registry import config_model
 from nabat.clock import Clock
+from nabat.db.gate import WriteGate
 from nabat.delivery.backoff import retry_delay
 from nabat.delivery.content import outgoing
 from nabat.delivery.health import ChannelRun, update_health
 from nabat.delivery.limits import limits_for
 from nabat.delivery.metrics import Metrics
-from nabat.delivery.queue import Claimed, Outcome, claim, enqueue, release, settle
+from nabat.delivery.queue import (
+    Claimed,
+    Lease,
+    Outcome,
+    any_due,
+    claim,
+    enqueue,
+    release,
+    settle,
+)
 from nabat.delivery.ratelimit import RateLimits
 from nabat.models.channel import Channel
 from nabat.models.delivery import DeliveryKind, DeliveryStatus
@@ -74,6 +84,7 @@ class Worker:
         clock: Clock,
         settings: Settings,
         metrics: Metrics,
+        write_gate: WriteGate | None = None,
         limits: RateLimits | None = None,
         name: str | None = None,
         rng: random.Random | None = None,
@@ -84,6 +95,7 @@ class Worker:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._gate = write_gate or WriteGate(serialise=False)
         self._limits = limits or RateLimits(clock)
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
@@ -93,14 +105,37 @@ class Worker:
         self._wake = asyncio.Event()
         self._configs: dict[tuple[int, float], ChannelConfig] = {}
         self._active: dict[int, Claimed] = {}
+        self._adopting: set[asyncio.Task[None]] = set()
+        self._running = False
 
     def wake(self) -> None:
         """Look for work now rather than at the next poll (new deliveries were queued)."""
         self._wake.set()
 
+    def can_adopt(self, count: int) -> bool:
+        """Whether this running worker can take ``count`` more deliveries in memory."""
+        limit = 2 * self._settings.worker_concurrency
+        return self._running and len(self._inflight) + len(self._adopting) + count <= limit
+
+    def lease(self, now: datetime) -> Lease:
+        """A lease to this worker, for deliveries it will be handed directly."""
+        return Lease(owner=self.name, until=now + timedelta(seconds=self._settings.lease_seconds))
+
+    def adopt(self, items: list[Claimed]) -> None:
+        """Start sending committed deliveries already leased to this worker."""
+        task = asyncio.create_task(self._adopt(items))
+        self._adopting.add(task)
+        task.add_done_callback(self._adopting.discard)
+
+    async def _adopt(self, items: list[Claimed]) -> None:
+        async with self._sessions() as session:
+            channels = await self._channels(session, {c.channel_id for c in items})
+        self._spawn(items, channels)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish in-flight sends and settle them."""
         flusher = asyncio.create_task(self._flush_loop())
+        self._running = True
         try:
             while not stop.is_set():
                 claimed = await self._tick()
@@ -114,6 +149,9 @@ class Worker:
                 for waiter in waiters:
                     waiter.cancel()
         finally:
+            self._running = False
+            if self._adopting:
+                await asyncio.gather(*self._adopting, return_exceptions=True)
             await self._drain()
             flusher.cancel()
             await self._flush()
@@ -147,23 +185,31 @@ class Worker:
             return 1
         limit = min(room, self._settings.worker_batch)
         async with self._sessions() as session:
-            claimed = await claim(
-                session,
-                worker=self.name,
-                now=self._clock.now(),
-                lease=timedelta(seconds=self._settings.lease_seconds),
-                limit=limit,
-            )
+            now = self._clock.now()
+            # A read first: an idle poll must not take the write lock.
+            if not await any_due(session, now=now):
+                return 0
+            async with self._gate:
+                claimed = await claim(
+                    session,
+                    worker=self.name,
+                    now=now,
+                    lease=timedelta(seconds=self._settings.lease_seconds),
+                    limit=limit,
+                )
             if not claimed:
                 return 0
             channels = await self._channels(session, {c.channel_id for c in claimed})
-        for item in claimed:
+        self._spawn(claimed, channels)
+        return len(claimed)
+
+    def _spawn(self, items: list[Claimed], channels: dict[int, ChannelInfo]) -> None:
+        for item in items:
             self._active[item.id] = item
             info = channels.get(item.channel_id) if item.channel_id is not None else None
             task = asyncio.create_task(self._deliver(item, info))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
-        return len(claimed)
 
     async def _channels(
         self, session: AsyncSession, ids: set[int | None]
@@ -314,7 +360,7 @@ class Worker:
             if done.config_update:
                 await self._apply_config_update(done.item, done.config_update)
         now = self._clock.now()
-        async with self._sessions() as session:
+        async with self._sessions() as session, self._gate:
             owned = await settle(session, [d.outcome for d in batch], worker=self.name, now=now)
             runs = _channel_runs([d for d in batch if d.outcome.delivery_id in owned])
             notices = await update_health(
@@ -350,7 +396,7 @@ class Worker:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._active:
-            async with self._sessions() as session:
+            async with self._sessions() as session, self._gate:
                 await release(session, list(self._active), worker=self.name, at=self._clock.now())
                 await session.commit()
             self._active.clear()

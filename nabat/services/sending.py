@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.delivery.content import build_content, seed_payload
-from nabat.delivery.queue import NewDelivery, enqueue
+from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ErrorCode, NabatError, NotFound, ValidationFailed
 from nabat.models.account import Membership, User
 from nabat.models.channel import Channel
@@ -142,11 +142,13 @@ async def submit(
     notifications: list[Notification],
     now: datetime,
     max_attempts: int,
-) -> list[tuple[int, str]]:
+    lease: Lease | None = None,
+) -> list[Claimed]:
     """Queue one delivery per notification and commit; all or nothing.
 
-    Returns (delivery id, idempotency id) per notification, in order. Nothing is queued
-    unless every notification is valid.
+    Returns the deliveries, in order. Nothing is queued unless every notification is
+    valid. With ``lease`` they are stored already leased to that worker, which the
+    caller then hands them to.
     """
     channels = _Channels(session, project_id)
     emails: dict[str | None, str | None] = {}
@@ -182,6 +184,6 @@ async def submit(
                 recipient=recipient,
             )
         )
-    ids = await enqueue(session, items, now=now, max_attempts=max_attempts)
+    queued = await enqueue(session, items, now=now, max_attempts=max_attempts, lease=lease)
     await session.commit()
-    return ids
+    return queued
