@@ -97,8 +97,12 @@ def smtp_sink() -> Iterator[int]:
 
 
 @contextmanager
-def nabat(extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """A fresh ``nabat serve`` (SQLite in a new data dir); yields its base URL."""
+def nabat(extra_env: dict[str, str] | None = None, *, split: bool = False) -> Iterator[str]:
+    """A fresh ``nabat serve`` (SQLite in a new data dir); yields its base URL.
+
+    ``split``: the API process delivers nothing; a separate ``nabat worker`` process on the
+    same SQLite database does (the two-process layout that uses both cores).
+    """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="nabat-bench-") as data:
         env = {
@@ -110,9 +114,15 @@ def nabat(extra_env: dict[str, str] | None = None) -> Iterator[str]:
             "NABAT_LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
+        if split:
+            env |= {"NABAT_RUN_WORKERS": "false", "NABAT_POLL_SECONDS": "0.05"}
         with process(["-m", "nabat", "serve"], env):
             wait_port(port)
-            yield f"http://127.0.0.1:{port}"
+            if not split:
+                yield f"http://127.0.0.1:{port}"
+                return
+            with process(["-m", "nabat", "worker"], env):
+                yield f"http://127.0.0.1:{port}"
 
 
 async def json_call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:

@@ -27,6 +27,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ceiling_httpx": lambda: scenarios.client_ceiling("httpx"),
     "ceiling_httpx_8": lambda: scenarios.client_ceiling("httpx", concurrency=8),
     "nabat_webhooks": scenarios.nabat_webhooks,
+    "nabat_webhooks_split": lambda: scenarios.nabat_webhooks(split=True),
     "nabat_latency": scenarios.nabat_latency,
     "apprise_webhooks": scenarios.apprise_webhooks,
     "smtp_ceiling": scenarios.smtp_ceiling,
@@ -120,6 +121,22 @@ def report(results: dict[str, list[Any]], runs: int) -> str:
             )
             lines.append(f"| share of the sink's ceiling | {share:.0%} |")
         lines.append("")
+    if "nabat_webhooks_split" in r:
+        w = r["nabat_webhooks_split"]
+        lines += [
+            "### The same, API and worker in two processes",
+            "",
+            "`nabat serve` with `NABAT_RUN_WORKERS=false` plus one `nabat worker`, both on the "
+            "same SQLite file: the layout that puts both cores to work.",
+            "",
+            "| measure | value |",
+            "| --- | --- |",
+            f"| deliveries/s, first accept → last arrival | {_summary(_pluck(w, 'throughput'))} |",
+            f"| accepted/s (API only) | {_summary(_pluck(w, 'accept_rate'))} |",
+            f"| accept → arrival p50, ms | {_summary_ms(_pluck(w, 'p50_ms'))} |",
+            f"| accept → arrival p99, ms | {_summary_ms(_pluck(w, 'p99_ms'))} |",
+            "",
+        ]
     if "nabat_latency" in r:
         lat = r["nabat_latency"]
         lines += [

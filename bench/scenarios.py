@@ -88,9 +88,9 @@ async def _arrivals(session: aiohttp.ClientSession, sink: int) -> list[tuple[flo
     return [(float(t), int(b)) for t, b in body["arrivals"]]
 
 
-async def nabat_webhooks() -> dict[str, float]:
+async def nabat_webhooks(*, split: bool = False) -> dict[str, float]:
     """20,000 webhooks through the batch send API to the sink: throughput and latency."""
-    with http_sink() as sink, nabat() as base:
+    with http_sink() as sink, nabat(split=split) as base:
         async with aiohttp.ClientSession() as session:
             headers = await _webhook_channel(session, base, sink)
             accepted: dict[int, float] = {}

@@ -307,3 +307,19 @@ async def test_a_retry_reuses_the_idempotency_id(rig: Rig) -> None:
     await worker.run_until_idle()
     assert len(sender.seen) == 2
     assert sender.seen[0] == sender.seen[1]
+
+
+async def test_two_workers_on_one_queue_send_each_delivery_once(rig: Rig) -> None:
+    import asyncio
+
+    channel = await rig.channel(rig.receiver.url)
+    await rig.enqueue(channel, 300)
+    rig.receiver.default = Scripted(200, "ok", delay=0.002)
+    first, second = rig.worker("w-a"), rig.worker("w-b")
+    await asyncio.gather(first.run_until_idle(), second.run_until_idle())
+    ids = [r.headers["x-nabat-delivery-id"] for r in rig.receiver.received]
+    assert len(ids) == 300
+    assert len(set(ids)) == 300
+    async with rig.app.state.nabat.sessions() as session:
+        workers = set(await session.scalars(select(DeliveryAttempt.worker).distinct()))
+    assert workers <= {"w-a", "w-b"}

@@ -12,7 +12,9 @@ from nabat.delivery.ratelimit import Rate
 
 # Telegram Bot FAQ: about 1 message/s per chat, 20/min per group, 30/s per bot.
 TELEGRAM_PER_CHAT = Rate(per_second=1.0, burst=3.0)
-TELEGRAM_PER_GROUP = Rate(per_second=20 / 60, burst=20.0)
+# No burst for groups: with one, a sliding minute could see the burst plus a minute's
+# refill, and Telegram counts 20 per minute.
+TELEGRAM_PER_GROUP = Rate(per_second=19 / 60, burst=1.0)
 TELEGRAM_PER_BOT = Rate(per_second=30.0, burst=30.0)
 # Slack: about one message per second per webhook, short bursts allowed.
 SLACK_PER_WEBHOOK = Rate(per_second=1.0, burst=3.0)
