@@ -11,11 +11,9 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """Return the current time as an aware UTC datetime."""
-        ...
 
     def monotonic(self) -> float:
         """Return seconds on a clock that never goes backwards."""
-        ...
 
 
 class SystemClock:

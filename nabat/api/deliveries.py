@@ -8,8 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.delivery.queue import Claimed
 from nabat.errors import ValidationFailed
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.schemas.deliveries import (
@@ -23,8 +25,9 @@ from nabat.schemas.deliveries import (
     SendResponse,
 )
 from nabat.services import deliveries as record
-from nabat.services.access import Scope
+from nabat.services.access import Principal, Scope
 from nabat.services.sending import Notification, submit
+from nabat.state import AppState
 
 router = APIRouter(tags=["delivery"])
 
@@ -43,27 +46,34 @@ def _notification(body: SendRequest) -> Notification:
     )
 
 
-@router.post("/api/v1/notifications/send", response_model=SendResponse)
-async def send(
-    body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> SendResponse:
-    """Queue one notification; it is stored durably before this answers."""
+async def _queue(
+    bodies: list[SendRequest], caller: Principal, state: AppState, session: AsyncSession
+) -> tuple[list[Claimed], datetime]:
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
     # Hand the connection the authentication reads used back to the pool before queuing
     # for the write gate: a request waiting at the gate must not hold one.
     await session.rollback()
-    lease = state.lease_for(1)
+    lease = state.lease_for(len(bodies))
     async with state.write_gate:
-        [queued] = await submit(
+        queued = await submit(
             session,
             project_id=caller.project_id,
-            notifications=[_notification(body)],
+            notifications=[_notification(body) for body in bodies],
             now=now,
             max_attempts=state.settings.max_attempts,
             lease=lease,
         )
-    state.hand_over([queued], lease)
+    state.hand_over(queued, lease)
+    return queued, now
+
+
+@router.post("/api/v1/notifications/send", response_model=SendResponse)
+async def send(
+    body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> SendResponse:
+    """Queue one notification; it is stored durably before this answers."""
+    [queued], now = await _queue([body], caller, state, session)
     return SendResponse(
         message="notification queued",
         delivery_id=queued.id,
@@ -77,22 +87,7 @@ async def send_batch(
     body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SendBatchResponse:
     """Queue up to 1,000 notifications in one transaction: all of them, or none."""
-    caller.require(Scope.NOTIFICATIONS_SEND)
-    now = state.clock.now()
-    # Hand the connection the authentication reads used back to the pool before queuing
-    # for the write gate: a request waiting at the gate must not hold one.
-    await session.rollback()
-    lease = state.lease_for(len(body.notifications))
-    async with state.write_gate:
-        queued = await submit(
-            session,
-            project_id=caller.project_id,
-            notifications=[_notification(item) for item in body.notifications],
-            now=now,
-            max_attempts=state.settings.max_attempts,
-            lease=lease,
-        )
-    state.hand_over(queued, lease)
+    queued, now = await _queue(body.notifications, caller, state, session)
     return SendBatchResponse(
         message=f"{len(queued)} notifications queued",
         delivery_ids=[item.id for item in queued],

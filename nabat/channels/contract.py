@@ -115,4 +115,3 @@ class Sender(Protocol, Generic[ConfigT]):
 
     async def send(self, config: ConfigT, message: OutgoingMessage) -> Receipt:
         """Make exactly one attempt; return a receipt or raise :class:`DeliveryError`."""
-        ...

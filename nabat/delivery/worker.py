@@ -23,9 +23,10 @@ from nabat.clock import Clock
 from nabat.db.gate import WriteGate
 from nabat.delivery.backoff import retry_delay
 from nabat.delivery.content import outgoing
-from nabat.delivery.health import ChannelRun, update_health
+from nabat.delivery.health import update_health
 from nabat.delivery.limits import limits_for
 from nabat.delivery.metrics import Metrics
+from nabat.delivery.outcomes import Done, channel_runs, dead, failed, released, sent
 from nabat.delivery.queue import (
     Claimed,
     Lease,
@@ -38,7 +39,6 @@ from nabat.delivery.queue import (
 )
 from nabat.delivery.ratelimit import RateLimits
 from nabat.models.channel import Channel
-from nabat.models.delivery import DeliveryKind, DeliveryStatus
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.settings import Settings
@@ -63,13 +63,6 @@ class ChannelInfo:
     type: str
     enabled: bool
     config: ChannelConfig
-
-
-@dataclass(frozen=True)
-class _Done:
-    item: Claimed
-    outcome: Outcome
-    config_update: dict[str, Any] | None = None
 
 
 class Worker:
@@ -100,7 +93,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._inflight: set[asyncio.Task[None]] = set()
-        self._done: list[_Done] = []
+        self._done: list[Done] = []
         self._done_ready = asyncio.Event()
         self._wake = asyncio.Event()
         self._configs: dict[tuple[int, float], ChannelConfig] = {}
@@ -236,19 +229,19 @@ class Worker:
     async def _deliver(self, item: Claimed, channel: ChannelInfo | None) -> None:
         started = self._clock.now()
         if channel is None:
-            self._finish(item, self._failure(item, FailureClass.CONFIG, "the channel was deleted"))
+            self._finish(item, dead(item, started, FailureClass.CONFIG, "the channel was deleted"))
             return
         if not channel.enabled:
             reason = (
                 f"channel {channel.id} ({channel.name}) is disabled; enable it and retry "
                 "the delivery"
             )
-            self._finish(item, self._failure(item, FailureClass.CONFIG, reason))
+            self._finish(item, dead(item, started, FailureClass.CONFIG, reason))
             return
         sender = self._senders.get(channel.type)
         if sender is None:
             reason = f"no sender for channel type {channel.type}"
-            self._finish(item, self._failure(item, FailureClass.INTERNAL, reason))
+            self._finish(item, dead(item, started, FailureClass.INTERNAL, reason))
             return
         limits = limits_for(channel.config, item.recipient)
         if limits:
@@ -257,7 +250,7 @@ class Worker:
                 await asyncio.sleep(wait)
                 wait = self._limits.reserve(limits)
             if wait > 0:
-                self._finish(item, _released(item, started, wait))
+                self._finish(item, released(item, started, wait))
                 return
         message = outgoing(item.public_id, item.recipient, item.content)
         tick = time.perf_counter()
@@ -290,55 +283,26 @@ class Worker:
         receipt: Receipt | None,
         error: DeliveryError | None,
     ) -> Outcome:
-        number = item.attempts + 1
-        if error is None and receipt is not None:
-            reason = receipt.detail
-            if receipt.refused:
-                reason += "; refused: " + "; ".join(f"{k}: {v}" for k, v in receipt.refused.items())
-            return Outcome(
-                delivery_id=item.id,
-                status=DeliveryStatus.SENT,
-                next_attempt_at=self._clock.now(),
-                attempted=True,
-                started_at=started,
-                duration_ms=seconds * 1000,
-                status_code=receipt.status,
-                failure_class=None,
-                reason=reason,
-                provider_id=receipt.provider_id,
-                attempt_number=number,
-            )
-        assert error is not None
-        retry = error.transient and number < item.max_attempts
-        if error.config_update is not None:
-            delay = 0.0
-        else:
+        now = self._clock.now()
+        if error is None:
+            assert receipt is not None
+            return sent(item, started, seconds, receipt, now)
+        delay = 0.0
+        if error.config_update is None:
             delay = retry_delay(
-                number,
+                item.attempts + 1,
                 base=self._settings.retry_base_seconds,
                 cap=self._settings.retry_cap_seconds,
                 retry_after=error.retry_after,
                 rng=self._rng,
             )
-        return Outcome(
-            delivery_id=item.id,
-            status=DeliveryStatus.FAILED if retry else DeliveryStatus.DEAD,
-            next_attempt_at=self._clock.now() + timedelta(seconds=delay),
-            attempted=True,
-            started_at=started,
-            duration_ms=seconds * 1000,
-            status_code=error.status,
-            failure_class=error.failure_class.value,
-            reason=error.reason,
-            provider_id=None,
-            attempt_number=number,
-        )
+        return failed(item, started, seconds, error, now + timedelta(seconds=delay))
 
     def _finish(
         self, item: Claimed, outcome: Outcome, config_update: dict[str, Any] | None = None
     ) -> None:
         self._active.pop(item.id, None)
-        self._done.append(_Done(item, outcome, config_update))
+        self._done.append(Done(item, outcome, config_update))
         self._done_ready.set()
 
     async def _flush_loop(self) -> None:
@@ -362,7 +326,7 @@ class Worker:
         now = self._clock.now()
         async with self._sessions() as session, self._gate:
             owned = await settle(session, [d.outcome for d in batch], worker=self.name, now=now)
-            runs = _channel_runs([d for d in batch if d.outcome.delivery_id in owned])
+            runs = channel_runs([d for d in batch if d.outcome.delivery_id in owned])
             notices = await update_health(
                 session, runs, now=now, threshold=self._settings.health_failure_threshold
             )
@@ -400,61 +364,3 @@ class Worker:
                 await release(session, list(self._active), worker=self.name, at=self._clock.now())
                 await session.commit()
             self._active.clear()
-
-    def _failure(self, item: Claimed, failure_class: FailureClass, reason: str) -> Outcome:
-        now = self._clock.now()
-        return Outcome(
-            delivery_id=item.id,
-            status=DeliveryStatus.DEAD,
-            next_attempt_at=now,
-            attempted=True,
-            started_at=now,
-            duration_ms=0.0,
-            status_code=None,
-            failure_class=failure_class.value,
-            reason=reason,
-            provider_id=None,
-            attempt_number=item.attempts + 1,
-        )
-
-
-def _released(item: Claimed, now: datetime, wait: float) -> Outcome:
-    return Outcome(
-        delivery_id=item.id,
-        status=DeliveryStatus.QUEUED,
-        next_attempt_at=now + timedelta(seconds=wait),
-        attempted=False,
-        started_at=now,
-        duration_ms=0.0,
-        status_code=None,
-        failure_class=None,
-        reason="rate limited before sending",
-        provider_id=None,
-        attempt_number=item.attempts,
-    )
-
-
-def _channel_runs(batch: list[_Done]) -> list[ChannelRun]:
-    """Summarise a batch per channel, in order: successes, then the failures after them."""
-    runs: dict[int, ChannelRun] = {}
-    for done in batch:
-        item, outcome = done.item, done.outcome
-        if item.channel_id is None or not outcome.attempted:
-            continue
-        if item.kind == DeliveryKind.HEALTH.value or done.config_update:
-            # A failing notice must not raise notices about itself, and a destination the
-            # provider moved (saved, retried at once) is not a failure of the channel.
-            continue
-        run = runs.get(item.channel_id) or ChannelRun(item.project_id, item.channel_id)
-        if outcome.status is DeliveryStatus.SENT:
-            runs[item.channel_id] = ChannelRun(item.project_id, item.channel_id, had_success=True)
-        else:
-            runs[item.channel_id] = ChannelRun(
-                item.project_id,
-                item.channel_id,
-                had_success=run.had_success,
-                trailing_failures=run.trailing_failures + 1,
-                permanent=run.permanent or outcome.status is DeliveryStatus.DEAD,
-                last_error=outcome.reason,
-            )
-    return list(runs.values())
