@@ -16,6 +16,8 @@ WEBHOOK_TOTAL = 20_000
 BATCH = 1000
 EMAIL_TOTAL = 2000
 CONCURRENCY = 256
+# Systems posting to Nabat: a few at a time, as several monitors or app servers would.
+PRODUCERS = 4
 
 
 async def client_ceiling(
@@ -95,15 +97,20 @@ async def nabat_webhooks(*, split: bool = False) -> dict[str, float]:
             headers = await _webhook_channel(session, base, sink)
             accepted: dict[int, float] = {}
             start = time.time()
-            for batch in range(WEBHOOK_TOTAL // BATCH):
-                await json_call(
-                    session,
-                    "POST",
-                    f"{base}/api/v1/notifications/send/batch",
-                    headers=headers,
-                    json=_notifications(batch, BATCH),
-                )
-                accepted[batch] = time.time()
+            batches = iter(range(WEBHOOK_TOTAL // BATCH))
+
+            async def producer() -> None:
+                for batch in batches:
+                    await json_call(
+                        session,
+                        "POST",
+                        f"{base}/api/v1/notifications/send/batch",
+                        headers=headers,
+                        json=_notifications(batch, BATCH),
+                    )
+                    accepted[batch] = time.time()
+
+            await asyncio.gather(*(producer() for _ in range(PRODUCERS)))
             accept_done = time.time()
             await wait_count(session, f"http://127.0.0.1:{sink}/_count", WEBHOOK_TOTAL)
             arrivals = await _arrivals(session, sink)
