@@ -22,7 +22,8 @@ from aiosmtplib import (
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
 from nabat.channels.email import EmailConfig
-from nabat.channels.email_message import build_email, mailbox, wire_bytes
+from nabat.channels.email_message import mailbox
+from nabat.channels.email_wire import build_wire
 from nabat.channels.redact import scrubbed
 from nabat.channels.smtp_errors import classify_smtp_failure, recipient_reason, reply_text
 from nabat.channels.smtp_pool import SmtpPools
@@ -66,25 +67,25 @@ class EmailSender:
 
     async def _send(self, config: EmailConfig, message: OutgoingMessage) -> Receipt:
         sender, recipients = _envelope(config, message)
+        needs_utf8 = not all(address.isascii() for address in (sender, *recipients))
         try:
-            mime = build_email(
+            wire = build_wire(
                 delivery_id=message.delivery_id,
                 from_email=sender,
                 from_name=config.from_name,
-                to=recipients,
+                to=tuple(recipients),
                 subject=message.subject,
                 text=message.text,
                 html=message.html,
                 reply_to=config.reply_to,
                 now=self._clock.now(),
+                utf8=needs_utf8,
             )
         except ValueError as exc:
             raise DeliveryError(
                 FailureClass.CONFIG, f"the e-mail could not be built: {exc}"
             ) from None
-        message_id = str(mime["Message-ID"])
-        needs_utf8 = not all(address.isascii() for address in (sender, *recipients))
-        raw = wire_bytes(mime, utf8=needs_utf8)
+        message_id, raw = wire.message_id, wire.raw
         progress = _Progress()
         try:
             async with self._pools.connection(self._pools.key_for(config), config) as client:
