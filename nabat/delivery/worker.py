@@ -99,6 +99,7 @@ class Worker:
         self._configs: dict[tuple[int, float], ChannelConfig] = {}
         self._active: dict[int, Claimed] = {}
         self._adopting: set[asyncio.Task[None]] = set()
+        self._pending_adoption = 0
         self._running = False
 
     def wake(self) -> None:
@@ -108,7 +109,7 @@ class Worker:
     def can_adopt(self, count: int) -> bool:
         """Whether this running worker can take ``count`` more deliveries in memory."""
         limit = 2 * self._settings.worker_concurrency
-        return self._running and len(self._inflight) + len(self._adopting) + count <= limit
+        return self._running and len(self._inflight) + self._pending_adoption + count <= limit
 
     def lease(self, now: datetime) -> Lease:
         """A lease to this worker, for deliveries it will be handed directly."""
@@ -116,13 +117,17 @@ class Worker:
 
     def adopt(self, items: list[Claimed]) -> None:
         """Start sending committed deliveries already leased to this worker."""
+        self._pending_adoption += len(items)
         task = asyncio.create_task(self._adopt(items))
         self._adopting.add(task)
         task.add_done_callback(self._adopting.discard)
 
     async def _adopt(self, items: list[Claimed]) -> None:
-        async with self._sessions() as session:
-            channels = await self._channels(session, {c.channel_id for c in items})
+        try:
+            async with self._sessions() as session:
+                channels = await self._channels(session, {c.channel_id for c in items})
+        finally:
+            self._pending_adoption -= len(items)
         self._spawn(items, channels)
 
     async def run(self, stop: asyncio.Event) -> None:
