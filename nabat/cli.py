@@ -6,11 +6,13 @@ import asyncio
 import gc
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 import typer
 import uvicorn
 import uvloop
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.app import bootstrap_admin, build_state, create_app
 from nabat.clock import SystemClock
@@ -21,6 +23,7 @@ from nabat.models.account import Role
 from nabat.services import accounts, apikeys
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, ROLE_SCOPES, Principal
 from nabat.settings import Settings
+from nabat.state import AppState
 
 app = typer.Typer(help="Nabat: self-hosted alert and notification service.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
@@ -107,9 +110,27 @@ def migrate() -> None:
     typer.echo("database is up to date")
 
 
-def _fail(exc: NabatError) -> None:
-    typer.echo(f"error: {exc.message}", err=True)
-    raise typer.Exit(code=1)
+def _run_with_state(action: Callable[[AppState, AsyncSession], Awaitable[None]]) -> None:
+    """Open the database (first admin included), run ``action`` in a session, close.
+
+    A :class:`NabatError` becomes a one-line message and exit status 1.
+    """
+    settings = _settings()
+
+    async def run() -> None:
+        state = await build_state(settings, SystemClock())
+        try:
+            await bootstrap_admin(state)
+            async with state.sessions() as session:
+                await action(state, session)
+        finally:
+            await state.close()
+
+    try:
+        asyncio.run(run())
+    except NabatError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
 
 
 @user_app.command("create")
@@ -120,40 +141,26 @@ def user_create(
     project: Annotated[
         str, typer.Option(help="Project id or slug to join.")
     ] = accounts.DEFAULT_PROJECT_SLUG,
-    role: Annotated[str, typer.Option(help="owner, admin, member or viewer.")] = "member",
+    role: Annotated[Role, typer.Option(help="Role in the project.")] = Role.MEMBER,
     superuser: Annotated[bool, typer.Option(help="Instance administrator.")] = False,
 ) -> None:
     """Create a user and give them a role in a project."""
-    settings = _settings()
 
-    async def run() -> None:
-        state = await build_state(settings, SystemClock())
-        await bootstrap_admin(state)
-        try:
-            async with state.sessions() as session:
-                target = await accounts.get_project(session, project)
-                user = await accounts.create_user(
-                    session,
-                    state.clock,
-                    username=username,
-                    email=email,
-                    password=password,
-                    is_superuser=superuser,
-                )
-                await accounts.set_membership(
-                    session, project_id=target.id, user_id=user.id, role=Role(role)
-                )
-                await session.commit()
-                typer.echo(
-                    f"created user {user.username} (id {user.id}) as {role} of {target.slug}"
-                )
-        finally:
-            await state.close()
+    async def action(state: AppState, session: AsyncSession) -> None:
+        target = await accounts.get_project(session, project)
+        user = await accounts.create_user(
+            session,
+            state.clock,
+            username=username,
+            email=email,
+            password=password,
+            is_superuser=superuser,
+        )
+        await accounts.set_membership(session, project_id=target.id, user_id=user.id, role=role)
+        await session.commit()
+        typer.echo(f"created user {user.username} (id {user.id}) as {role.value} of {target.slug}")
 
-    try:
-        asyncio.run(run())
-    except NabatError as exc:
-        _fail(exc)
+    _run_with_state(action)
 
 
 @apikey_app.command("create")
@@ -165,29 +172,19 @@ def apikey_create(
     scope: Annotated[list[str] | None, typer.Option(help="A scope; repeat for several.")] = None,
 ) -> None:
     """Create a project API key and print it (shown only once)."""
-    settings = _settings()
 
-    async def run() -> None:
-        state = await build_state(settings, SystemClock())
-        await bootstrap_admin(state)
-        try:
-            async with state.sessions() as session:
-                target = await accounts.get_project(session, project)
-                scopes = apikeys.parse_scopes(scope) if scope else list(DEFAULT_API_KEY_SCOPES)
-                creator = Principal(project_id=target.id, scopes=ROLE_SCOPES[Role.OWNER])
-                key, plaintext = await apikeys.create_api_key(
-                    session, state.clock, creator=creator, name=name, scopes=scopes
-                )
-                await session.commit()
-                typer.echo(f"API key {key.id} for project {target.slug} ({', '.join(key.scopes)}):")
-                typer.echo(plaintext)
-        finally:
-            await state.close()
+    async def action(state: AppState, session: AsyncSession) -> None:
+        target = await accounts.get_project(session, project)
+        scopes = apikeys.parse_scopes(scope) if scope else list(DEFAULT_API_KEY_SCOPES)
+        creator = Principal(project_id=target.id, scopes=ROLE_SCOPES[Role.OWNER])
+        key, plaintext = await apikeys.create_api_key(
+            session, state.clock, creator=creator, name=name, scopes=scopes
+        )
+        await session.commit()
+        typer.echo(f"API key {key.id} for project {target.slug} ({', '.join(key.scopes)}):")
+        typer.echo(plaintext)
 
-    try:
-        asyncio.run(run())
-    except NabatError as exc:
-        _fail(exc)
+    _run_with_state(action)
 
 
 def main() -> None:

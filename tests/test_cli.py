@@ -77,3 +77,13 @@ def test_duplicate_user_fails_with_a_clear_message(env: None) -> None:
     again = runner.invoke(cli, args)
     assert again.exit_code == 1
     assert "already exists" in again.output
+
+
+def test_an_unknown_role_is_refused_with_the_choices(env: None) -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["user", "create", "x1", "x1@example.org", "--password", "x-pass-123", "--role", "boss"],
+    )
+    assert result.exit_code == 2
+    assert "owner" in result.output
+    assert "Traceback" not in result.output
