@@ -115,8 +115,8 @@ def nabat(extra_env: dict[str, str] | None = None, *, split: bool = False) -> It
             **(extra_env or {}),
         }
         if split:
-            env |= {"NABAT_RUN_WORKERS": "false", "NABAT_POLL_SECONDS": "0.05"}
-        with process(["-m", "nabat", "serve"], env):
+            env |= {"NABAT_POLL_SECONDS": "0.05"}
+        with process(["-m", "nabat", "api" if split else "serve"], env):
             wait_port(port)
             if not split:
                 yield f"http://127.0.0.1:{port}"

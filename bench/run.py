@@ -134,7 +134,7 @@ def report(results: dict[str, list[Any]], runs: int) -> str:
         lines += [
             "### The same, API and worker in two processes",
             "",
-            "`nabat serve` with `NABAT_RUN_WORKERS=false` plus one `nabat worker`, both on the "
+            "`nabat api` plus one `nabat worker`, both on the "
             "same SQLite file: the layout that puts both cores to work.",
             "",
             "| measure | value |",

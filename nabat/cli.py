@@ -54,13 +54,14 @@ def _settings() -> Settings:
     return settings
 
 
-@app.command()
-def serve(
-    host: Annotated[str | None, typer.Option(help="Overrides NABAT_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="Overrides NABAT_PORT.")] = None,
-) -> None:
-    """Run the API (with its migrations applied) in one process."""
+HostOption = Annotated[str | None, typer.Option(help="Overrides NABAT_HOST.")]
+PortOption = Annotated[int | None, typer.Option(help="Overrides NABAT_PORT.")]
+
+
+def _serve(host: str | None, port: int | None, *, workers: bool | None) -> None:
     settings = _settings()
+    if workers is not None:
+        settings = settings.model_copy(update={"run_workers": workers})
     _tune_gc()
     uvicorn.run(
         create_app(settings),
@@ -69,6 +70,18 @@ def serve(
         log_level=settings.log_level.lower(),
         proxy_headers=True,
     )
+
+
+@app.command()
+def serve(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the API and a delivery worker in one process (migrations applied first)."""
+    _serve(host, port, workers=None)
+
+
+@app.command()
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Run the API alone; pair it with `nabat worker` processes that deliver."""
+    _serve(host, port, workers=False)
 
 
 @app.command()
