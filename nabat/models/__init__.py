@@ -2,6 +2,7 @@
 
 from nabat.models.account import ApiKey, Membership, Project, Role, User
 from nabat.models.channel import Channel
+from nabat.models.contact import ContactKind, ContactPoint
 from nabat.models.delivery import (
     ChannelHealth,
     Delivery,
@@ -9,17 +10,30 @@ from nabat.models.delivery import (
     DeliveryKind,
     DeliveryStatus,
 )
+from nabat.models.event import Event, EventKey
+from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
+from nabat.models.template import ProjectSettings, Template
 
 __all__ = [
     "ApiKey",
     "Channel",
     "ChannelHealth",
+    "ContactKind",
+    "ContactPoint",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryKind",
     "DeliveryStatus",
+    "Event",
+    "EventKey",
     "Membership",
+    "NotificationTypeRow",
     "Project",
+    "ProjectSettings",
     "Role",
+    "Rule",
+    "Silence",
+    "Template",
+    "ThrottleMark",
     "User",
 ]

@@ -39,6 +39,7 @@ class Delivery(Base):
     __table_args__ = (
         Index("ix_deliveries_due", "status", "next_attempt_at"),
         Index("ix_deliveries_project_created", "project_id", "created_at"),
+        Index("ix_deliveries_event", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -48,6 +49,14 @@ class Delivery(Base):
         ForeignKey("channels.id", ondelete="SET NULL"), nullable=True, index=True
     )
     channel_type: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[int | None] = mapped_column(
+        ForeignKey("events.id", ondelete="CASCADE"), nullable=True
+    )
+    rule_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why a SUPPRESSED delivery was held back (TYPE_DISABLED, SILENCED, THROTTLED), and
+    # the silence that did it; the sentence is in last_error.
+    suppressed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    silence_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     kind: Mapped[str] = mapped_column(String(16), default=DeliveryKind.NOTIFICATION.value)
     recipient: Mapped[str | None] = mapped_column(String(320), nullable=True)
     content: Mapped[dict[str, Any]] = mapped_column(JSON)
