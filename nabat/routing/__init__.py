@@ -1,0 +1,1 @@
+"""Turning an event into deliveries: matching, rules, silences, throttles, recipients."""
