@@ -18,13 +18,29 @@ class Scope(StrEnum):
     NOTIFICATIONS_SEND = "notifications:send"
     EVENTS_WRITE = "events:write"
     DELIVERIES_READ = "deliveries:read"
+    EVENTS_READ = "events:read"
+    ROUTING_READ = "routing:read"
+    ROUTING_WRITE = "routing:write"
+    SILENCES_WRITE = "silences:write"
     APIKEYS_MANAGE = "apikeys:manage"
     MEMBERS_MANAGE = "members:manage"
 
 
-_VIEWER = frozenset({Scope.CHANNELS_READ, Scope.DELIVERIES_READ})
-_MEMBER = _VIEWER | {Scope.CHANNELS_TEST, Scope.NOTIFICATIONS_SEND, Scope.EVENTS_WRITE}
-_ADMIN = _MEMBER | {Scope.CHANNELS_WRITE, Scope.APIKEYS_MANAGE, Scope.MEMBERS_MANAGE}
+_VIEWER = frozenset(
+    {Scope.CHANNELS_READ, Scope.DELIVERIES_READ, Scope.EVENTS_READ, Scope.ROUTING_READ}
+)
+_MEMBER = _VIEWER | {
+    Scope.CHANNELS_TEST,
+    Scope.NOTIFICATIONS_SEND,
+    Scope.EVENTS_WRITE,
+    Scope.SILENCES_WRITE,
+}
+_ADMIN = _MEMBER | {
+    Scope.CHANNELS_WRITE,
+    Scope.APIKEYS_MANAGE,
+    Scope.MEMBERS_MANAGE,
+    Scope.ROUTING_WRITE,
+}
 
 ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
     Role.VIEWER: _VIEWER,
