@@ -1,0 +1,214 @@
+"""A rule's stored JSON, checked and normalised, and its compiled form for matching.
+
+``match``: ``{"types": [...], "severities": [...], "labels": [matchers] | {"k": "v"},
+"source": "name" | matcher | [matchers]}`` — every part given must hold; types may use
+shell wildcards (``service.*``). ``actions``: ``[{"channelId", "recipients", "templateId"}]``.
+``throttle``: ``{"repeatIntervalSeconds", "groupBy": [names]}``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nabat.catalogue import SEVERITIES
+from nabat.errors import ValidationFailed
+from nabat.routing.matchers import Matcher, all_hold, parse_matchers
+
+_TYPE_PATTERN = re.compile(r"^[a-z0-9_.*?-]{1,100}$")
+MAX_ACTIONS = 20
+MAX_RECIPIENTS = 100
+MAX_REPEAT_INTERVAL = 30 * 24 * 3600
+
+
+def _fail(where: str, message: str) -> ValidationFailed:
+    return ValidationFailed(f"{where}: {message}", details=[{"field": where, "message": message}])
+
+
+def _strings(raw: Any, where: str) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise _fail(where, "give a list of strings")
+    return [item.strip() for item in raw if item.strip()]
+
+
+def _keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise _fail(where, f"unknown keys {unknown}; allowed: {', '.join(allowed)}")
+
+
+def normalise_match(raw: Any, where: str = "match") -> dict[str, Any]:
+    """The stored form of a rule's ``match``; raises ValidationFailed naming the field."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "give an object with types, severities, labels and/or source")
+    _keys(raw, ("types", "severities", "labels", "source"), where)
+    types = _strings(raw.get("types"), f"{where}.types")
+    for index, key in enumerate(types):
+        if not _TYPE_PATTERN.fullmatch(key):
+            raise _fail(
+                f"{where}.types[{index}]",
+                f"{key!r} is not a notification type key (lower case, dots; * wildcards)",
+            )
+    severities = [s.upper() for s in _strings(raw.get("severities"), f"{where}.severities")]
+    for index, severity in enumerate(severities):
+        if severity not in SEVERITIES:
+            raise _fail(
+                f"{where}.severities[{index}]",
+                f"{severity!r} is not a severity; use {', '.join(SEVERITIES)}",
+            )
+    labels = parse_matchers(raw.get("labels"), f"{where}.labels")
+    source = raw.get("source")
+    if isinstance(source, str):
+        source = [{"name": "source", "op": "=", "value": source}]
+    elif isinstance(source, Mapping):
+        source = [{"name": "source", **source}]
+    elif isinstance(source, list):
+        source = [
+            {"name": "source", **item} if isinstance(item, Mapping) else item for item in source
+        ]
+    source_matchers = parse_matchers(source, f"{where}.source")
+    return {
+        "types": types,
+        "severities": severities,
+        "labels": [m.to_json() for m in labels],
+        "source": [m.to_json() for m in source_matchers],
+    }
+
+
+def normalise_actions(raw: Any, where: str = "actions") -> list[dict[str, Any]]:
+    """The stored form of a rule's ``actions`` (channel existence is the caller's check)."""
+    if not isinstance(raw, list) or not raw:
+        raise _fail(where, "give at least one action {channelId, recipients, templateId}")
+    if len(raw) > MAX_ACTIONS:
+        raise _fail(where, f"at most {MAX_ACTIONS} actions per rule")
+    actions: list[dict[str, Any]] = []
+    for index, item in enumerate(raw):
+        at = f"{where}[{index}]"
+        if not isinstance(item, Mapping):
+            raise _fail(at, "an action is an object {channelId, recipients, templateId}")
+        _keys(item, ("channelId", "recipients", "templateId"), at)
+        channel_id = item.get("channelId")
+        if isinstance(channel_id, bool) or not isinstance(channel_id, int) or channel_id < 1:
+            raise _fail(f"{at}.channelId", "give the id of one of the project's channels")
+        recipients = _strings(item.get("recipients"), f"{at}.recipients")
+        if len(recipients) > MAX_RECIPIENTS:
+            raise _fail(f"{at}.recipients", f"at most {MAX_RECIPIENTS} recipients per action")
+        template_id = item.get("templateId")
+        if template_id is not None and (
+            isinstance(template_id, bool) or not isinstance(template_id, int) or template_id < 1
+        ):
+            raise _fail(f"{at}.templateId", "give the id of one of the project's templates")
+        actions.append(
+            {"channelId": channel_id, "recipients": recipients, "templateId": template_id}
+        )
+    return actions
+
+
+def normalise_throttle(raw: Any, where: str = "throttle") -> dict[str, Any] | None:
+    """The stored form of a rule's ``throttle`` (None: no throttle)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise _fail(where, "give {repeatIntervalSeconds, groupBy} or null")
+    _keys(raw, ("repeatIntervalSeconds", "groupBy"), where)
+    interval = raw.get("repeatIntervalSeconds")
+    if isinstance(interval, str) and interval.strip().isdigit():
+        interval = int(interval)
+    if isinstance(interval, bool) or not isinstance(interval, int):
+        raise _fail(f"{where}.repeatIntervalSeconds", "give a whole number of seconds")
+    if not 1 <= interval <= MAX_REPEAT_INTERVAL:
+        raise _fail(
+            f"{where}.repeatIntervalSeconds",
+            f"must be between 1 and {MAX_REPEAT_INTERVAL} seconds (30 days)",
+        )
+    return {
+        "repeatIntervalSeconds": interval,
+        "groupBy": _strings(raw.get("groupBy"), f"{where}.groupBy"),
+    }
+
+
+@dataclass(frozen=True)
+class Action:
+    """Deliver over one channel, to these recipients, with this template."""
+
+    channel_id: int
+    recipients: tuple[str, ...]
+    template_id: int | None
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """At most one pass per group of events in each interval."""
+
+    repeat_interval: int
+    group_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule ready to test events against."""
+
+    id: int
+    name: str
+    types: tuple[str, ...]
+    severities: frozenset[str]
+    matchers: tuple[Matcher, ...]
+    actions: tuple[Action, ...]
+    throttle: Throttle | None
+    continue_matching: bool
+
+    def matches(self, type_key: str, severity: str, values: Mapping[str, str | None]) -> bool:
+        """Whether an event (its type, severity and matcher values) falls under this rule."""
+        if self.types and not any(
+            pattern == type_key or fnmatch.fnmatchcase(type_key, pattern) for pattern in self.types
+        ):
+            return False
+        if self.severities and severity not in self.severities:
+            return False
+        return all_hold(list(self.matchers), values)
+
+
+def compile_rule(
+    *,
+    rule_id: int,
+    name: str,
+    match: Mapping[str, Any],
+    actions: list[Any],
+    throttle: Mapping[str, Any] | None,
+    continue_matching: bool,
+) -> CompiledRule:
+    """A stored rule (already normalised) in its matching form."""
+    matchers = parse_matchers(match.get("labels"), "match.labels") + parse_matchers(
+        match.get("source"), "match.source"
+    )
+    return CompiledRule(
+        id=rule_id,
+        name=name,
+        types=tuple(match.get("types") or ()),
+        severities=frozenset(match.get("severities") or ()),
+        matchers=tuple(matchers),
+        actions=tuple(
+            Action(
+                channel_id=int(item["channelId"]),
+                recipients=tuple(item.get("recipients") or ()),
+                template_id=item.get("templateId"),
+            )
+            for item in actions
+        ),
+        throttle=Throttle(
+            repeat_interval=int(throttle["repeatIntervalSeconds"]),
+            group_by=tuple(throttle.get("groupBy") or ()),
+        )
+        if throttle
+        else None,
+        continue_matching=continue_matching,
+    )
