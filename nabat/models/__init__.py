@@ -11,6 +11,7 @@ from nabat.models.delivery import (
     DeliveryStatus,
 )
 from nabat.models.event import Event, EventKey
+from nabat.models.integration import IntegrationSettings
 from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
 from nabat.models.template import ProjectSettings, Template
 
@@ -26,6 +27,7 @@ __all__ = [
     "DeliveryStatus",
     "Event",
     "EventKey",
+    "IntegrationSettings",
     "Membership",
     "NotificationTypeRow",
     "Project",

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-12-01 02:55:42.457768
+Create Date: 2026-12-01 02:57:38.718402
 """
 
 from collections.abc import Sequence
@@ -75,6 +75,24 @@ def upgrade() -> None:
             "ix_events_project_received", ["project_id", "received_at"], unique=False
         )
 
+    op.create_table(
+        "integration_settings",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("secret_sealed", sa.Text(), nullable=True),
+        sa.Column("signature_header", sa.String(length=100), nullable=False),
+        sa.Column("timestamp_header", sa.String(length=100), nullable=True),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+            name=op.f("fk_integration_settings_project_id_projects"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_integration_settings")),
+        sa.UniqueConstraint("project_id", "kind", name=op.f("uq_integration_settings_project_id")),
+    )
     op.create_table(
         "notification_types",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -277,6 +295,7 @@ def downgrade() -> None:
     op.drop_table("rules")
     op.drop_table("project_settings")
     op.drop_table("notification_types")
+    op.drop_table("integration_settings")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_project_received")
         batch_op.drop_index("ix_events_project_dedup")
