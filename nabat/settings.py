@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     retry_cap_seconds: float = Field(default=3600.0, gt=0)
     health_failure_threshold: int = Field(default=3, ge=1)
     smtp_pool_size: int = Field(default=8, ge=1, le=100)
+    dedup_window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
+    idempotency_hours: int = Field(default=24, ge=1, le=24 * 90)
 
     @field_validator("outbound_allow", mode="before")
     @classmethod

@@ -37,6 +37,13 @@ class NewDelivery:
     content: dict[str, Any]
     recipient: str | None = None
     kind: str = "notification"
+    event_id: int | None = None
+    rule_id: int | None = None
+    # Set for a delivery that is recorded but held back (SUPPRESSED): the code
+    # (TYPE_DISABLED, SILENCED, THROTTLED), the sentence, and the silence if one did it.
+    suppressed_by: str | None = None
+    reason: str | None = None
+    silence_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,7 @@ async def enqueue(
             content=item.content,
             attempts=0,
             max_attempts=max_attempts,
+            suppressed=item.suppressed_by is not None,
         )
         for row, item in zip(result, items, strict=True)
     ]
@@ -121,6 +129,7 @@ class Claimed:
     content: dict[str, Any]
     attempts: int
     max_attempts: int
+    suppressed: bool = False
 
 
 def _due(now: datetime) -> Any:

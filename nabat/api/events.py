@@ -1,0 +1,203 @@
+"""``/api/v1/events``: events in, durable before the answer, and their record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.models.delivery import Delivery
+from nabat.models.event import Event
+from nabat.routing.snapshot import iso
+from nabat.schemas.events import (
+    EventBatchIn,
+    EventDelivery,
+    EventDetail,
+    EventIn,
+    EventOut,
+    EventPage,
+)
+from nabat.services import events as record
+from nabat.services.accept import accept, fingerprint
+from nabat.services.access import Principal, Scope
+from nabat.services.event_input import EventInput
+from nabat.services.ingest import IngestResult, Limits
+from nabat.state import AppState
+
+router = APIRouter(tags=["events"])
+
+Shape = Callable[[IngestResult, datetime], dict[str, Any]]
+
+
+def event_input(body: EventIn, origin: str = "api") -> EventInput:
+    """The service's input for an API event."""
+    return EventInput(
+        type=body.type,
+        severity=body.severity,
+        message=body.message,
+        source=body.source.model_dump(),
+        subject=body.subject.model_dump(by_alias=True),
+        labels=body.labels,
+        data=body.data,
+        occurred_at=body.occurred_at,
+        dedup_key=body.dedup_key,
+        recipients=tuple(body.recipients) if body.recipients is not None else None,
+        channel_ids=tuple(body.channel_ids) if body.channel_ids is not None else None,
+        origin=origin,
+    )
+
+
+def single(result: IngestResult, now: datetime) -> dict[str, Any]:
+    """The answer for one event."""
+    return {"success": True, **result.accepted[0].to_json(), "timestamp": iso(now)}
+
+
+def batch(result: IngestResult, now: datetime) -> dict[str, Any]:
+    """The answer for a batch: every event's outcome, in order."""
+    return {
+        "success": True,
+        "events": [outcome.to_json() for outcome in result.accepted],
+        "timestamp": iso(now),
+    }
+
+
+async def accept_events(
+    request: Request,
+    items: Sequence[EventInput],
+    *,
+    caller: Principal,
+    state: AppState,
+    session: Any,
+    shape: Shape,
+) -> JSONResponse:
+    """Store ``items`` durably and answer 202 (or replay an Idempotency-Key's answer).
+
+    Shared by the events API and the receivers for other tools.
+    """
+    caller.require(Scope.EVENTS_WRITE)
+    now = state.clock.now()
+    digest = fingerprint(await request.body())
+    # Return the connection authentication used before queuing at the write gate.
+    await session.rollback()
+    lease = state.lease_for(len(items))
+    async with state.write_gate:
+        answer = await accept(
+            session,
+            project_id=caller.project_id,
+            items=items,
+            now=now,
+            limits=Limits(
+                max_attempts=state.settings.max_attempts,
+                dedup_window_seconds=state.settings.dedup_window_seconds,
+            ),
+            idempotency_key=request.headers.get("idempotency-key"),
+            body_digest=digest,
+            key_hours=state.settings.idempotency_hours,
+            shape=lambda result: shape(result, now),
+            lease=lease,
+        )
+    state.hand_over(answer.queued, lease)
+    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
+    return JSONResponse(answer.body, status_code=202, headers=headers)
+
+
+@router.post("/api/v1/events", status_code=202)
+async def post_event(
+    request: Request, body: EventIn, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> JSONResponse:
+    """Accept one event; it and its deliveries are stored before this answers."""
+    return await accept_events(
+        request, [event_input(body)], caller=caller, state=state, session=session, shape=single
+    )
+
+
+@router.post("/api/v1/events/batch", status_code=202)
+async def post_events(
+    request: Request,
+    body: EventBatchIn,
+    caller: CurrentPrincipal,
+    state: StateDep,
+    session: SessionDep,
+) -> JSONResponse:
+    """Accept up to 1,000 events in one transaction: all of them, or none."""
+    items = [event_input(event) for event in body.events]
+    return await accept_events(
+        request, items, caller=caller, state=state, session=session, shape=batch
+    )
+
+
+def _out(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "idempotency_id": event.public_id,
+        "origin": event.origin,
+        "type": event.type,
+        "severity": event.severity,
+        "message": event.message,
+        "source": event.source,
+        "subject": event.subject,
+        "labels": event.labels,
+        "dedup_key": event.dedup_key,
+        "repeats": event.repeats,
+        "last_repeat_at": event.last_repeat_at,
+        "occurred_at": event.occurred_at,
+        "received_at": event.received_at,
+    }
+
+
+def _delivery(row: Delivery) -> EventDelivery:
+    return EventDelivery(
+        id=row.id,
+        idempotency_id=row.public_id,
+        channel_id=row.channel_id,
+        channel_type=row.channel_type,
+        rule_id=row.rule_id,
+        recipient=row.recipient,
+        status=row.status,
+        suppressed_by=row.suppressed_by,
+        silence_id=row.silence_id,
+        reason=row.last_error,
+        attempts=row.attempts,
+        sent_at=row.sent_at,
+    )
+
+
+@router.get("/api/v1/events", response_model=EventPage)
+async def list_events(
+    caller: CurrentPrincipal,
+    session: SessionDep,
+    type: str | None = None,
+    severity: str | None = None,
+    source: str | None = None,
+    dedup_key: Annotated[str | None, Query(alias="dedupKey")] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    size: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> EventPage:
+    """The project's events, newest first."""
+    caller.require(Scope.EVENTS_READ)
+    filters = record.EventFilter(type, severity, source, dedup_key, since, until)
+    events, total = await record.list_events(
+        session, caller.project_id, filters, page=page, size=size
+    )
+    return EventPage(items=[EventOut(**_out(e)) for e in events], total=total, page=page, size=size)
+
+
+@router.get("/api/v1/events/{event_id}", response_model=EventDetail)
+async def get_event(event_id: int, caller: CurrentPrincipal, session: SessionDep) -> EventDetail:
+    """One event: what it said, its notes, and every delivery it made (and why not)."""
+    caller.require(Scope.EVENTS_READ)
+    event, deliveries = await record.get_event(session, caller.project_id, event_id)
+    return EventDetail(
+        **_out(event),
+        data=event.data,
+        recipients=event.recipients,
+        channel_ids=event.channel_ids,
+        notes=event.notes,
+        deliveries=[_delivery(d) for d in deliveries],
+    )

@@ -1,0 +1,83 @@
+"""An event as producers post it, checked: the one input every way in is turned into."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from nabat.catalogue import SEVERITIES
+from nabat.errors import ErrorCode, ValidationFailed
+
+SUBJECT_KEYS = ("objectType", "objectId", "title", "status", "previousStatus")
+MAX_LABELS = 64
+
+
+@dataclass(frozen=True)
+class EventInput:
+    """One event to route. ``payload`` is seed 002's webhook payload when the send API
+    made the event (receivers then get it exactly as before); ``lenient`` lets recipients
+    that cannot be addressed fall back to the channel's own destination (send API)."""
+
+    type: str
+    severity: str = "INFO"
+    message: str = ""
+    source: Mapping[str, Any] = field(default_factory=dict)
+    subject: Mapping[str, Any] = field(default_factory=dict)
+    labels: Mapping[str, str] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    dedup_key: str | None = None
+    recipients: tuple[str, ...] | None = None
+    channel_ids: tuple[int, ...] | None = None
+    origin: str = "api"
+    payload: Mapping[str, Any] | None = None
+    lenient: bool = False
+
+
+def _fail(where: str, message: str, code: ErrorCode | None = None) -> ValidationFailed:
+    return ValidationFailed(
+        f"{where}: {message}", code=code, details=[{"field": where, "message": message}]
+    )
+
+
+def checked(item: EventInput, where: str, known_types: Mapping[str, Any]) -> EventInput:
+    """``item`` with its severity upper-cased; raises ValidationFailed naming the field.
+
+    ``known_types`` is the project's notification types (built-in and its own).
+    """
+    severity = item.severity.strip().upper()
+    if severity not in SEVERITIES:
+        raise _fail(
+            f"{where}severity",
+            f"{item.severity!r} is not a severity; use one of {', '.join(SEVERITIES)}",
+            ErrorCode.INVALID_SEVERITY,
+        )
+    type_key = item.type.strip()
+    if type_key not in known_types:
+        raise _fail(
+            f"{where}type",
+            f"{type_key!r} is not a notification type of this project; see GET "
+            "/api/v1/notification-types, or add it with POST /api/v1/notification-types",
+        )
+    if len(item.labels) > MAX_LABELS:
+        raise _fail(f"{where}labels", f"at most {MAX_LABELS} labels")
+    return EventInput(
+        type=type_key,
+        severity=severity,
+        message=item.message,
+        source={"name": item.source.get("name"), "url": item.source.get("url")},
+        subject={key: item.subject.get(key) for key in SUBJECT_KEYS},
+        labels={str(k): str(v) for k, v in item.labels.items()},
+        data=dict(item.data),
+        occurred_at=item.occurred_at,
+        dedup_key=item.dedup_key.strip() if item.dedup_key and item.dedup_key.strip() else None,
+        recipients=tuple(r.strip() for r in item.recipients if r.strip())
+        if item.recipients
+        else None,
+        channel_ids=item.channel_ids or None,
+        origin=item.origin,
+        payload=item.payload,
+        lenient=item.lenient,
+    )
