@@ -10,6 +10,7 @@ from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, FakeSmtpServer
 from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
+MAIL_SETTINGS = "/api/v1/settings/mail"
 
 
 def email_channel(server: FakeSmtpServer, password: str, **extra: object) -> dict[str, object]:
@@ -87,6 +88,10 @@ async def test_a_queued_email_to_a_member_reaches_their_address(
         created = await client.post(
             CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
         )
+        settings = await client.put(
+            MAIL_SETTINGS, json={"replyTo": "support@example.org"}, headers=admin_headers
+        )
+        assert settings.status_code == 200, settings.text
         sent = await client.post(
             "/api/v1/notifications/send",
             json={
@@ -104,8 +109,102 @@ async def test_a_queued_email_to_a_member_reaches_their_address(
         [mail] = smtp.received
         assert mail.rcpt_tos == [ADMIN_EMAIL]
         message = mail.message()
-        assert message["Subject"] == "[CRITICAL] Billing: DOWN"
+        assert "Billing" in message["Subject"]
+        assert message["Reply-To"] == "support@example.org"
         assert message["Message-ID"].startswith(f"<{sent.json()['idempotencyId']}@")
         parts = [part.get_content_type() for part in message.walk()]
         assert "text/plain" in parts
         assert "text/html" in parts
+
+
+async def test_missing_mail_settings_fail_as_config_naming_each_setting(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        channel = await client.post(
+            CHANNELS,
+            json=email_channel(smtp, SMTP_PASSWORD, fromEmail=None, fromName=None),
+            headers=admin_headers,
+        )
+        assert channel.status_code == 201, channel.text
+        event = {
+            "type": "service.down",
+            "severity": "ERROR",
+            "message": "down",
+            "channelIds": [channel.json()["id"]],
+            "recipients": ["admin"],
+        }
+        posted = await client.post("/api/v1/events", json=event, headers=admin_headers)
+        [delivery] = posted.json()["deliveries"]
+        await app.state.nabat.new_worker().run_until_idle()
+        assert smtp.received == []
+        record = await client.get(
+            f"/api/v1/notifications/deliveries/{delivery['id']}", headers=admin_headers
+        )
+        failed = record.json()
+        assert failed["status"] == "DEAD"
+        assert failed["lastFailureClass"] == "config"
+        for name in ("fromAddress", "fromName", "replyTo"):
+            assert name in failed["lastError"]
+        # The project's mail settings fill in what the channel leaves out.
+        settings = await client.put(
+            MAIL_SETTINGS,
+            json={
+                "fromAddress": "noreply@example.org",
+                "fromName": "Набат",
+                "replyTo": "help@example.org",
+            },
+            headers=admin_headers,
+        )
+        assert settings.status_code == 200, settings.text
+        retried = await client.post(
+            f"/api/v1/notifications/deliveries/{delivery['id']}/retry", headers=admin_headers
+        )
+        assert retried.status_code == 200, retried.text
+        await app.state.nabat.new_worker().run_until_idle()
+        [mail] = smtp.received
+        message = mail.message()
+        assert mail.mail_from == "noreply@example.org"
+        assert "Набат" in str(message["From"])
+        assert message["Reply-To"] == "help@example.org"
+
+
+async def test_template_variables_cannot_inject_mail_headers(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        channel = await client.post(
+            CHANNELS,
+            json=email_channel(smtp, SMTP_PASSWORD, replyTo="help@example.org"),
+            headers=admin_headers,
+        )
+        template = await client.post(
+            "/api/v1/templates",
+            json={
+                "name": "raw subject",
+                "type": "alarm.raised",
+                "channelKind": "email",
+                "subject": "{{ event.message }}",
+                "text": "{{ event.message }}",
+            },
+            headers=admin_headers,
+        )
+        assert template.status_code == 201, template.text
+        evil = "disk full\r\nBcc: thief@example.net\r\nX-Evil: 1"
+        event = {
+            "type": "alarm.raised",
+            "severity": "ERROR",
+            "message": evil,
+            "channelIds": [channel.json()["id"]],
+            "recipients": ["admin"],
+        }
+        posted = await client.post("/api/v1/events", json=event, headers=admin_headers)
+        assert posted.status_code == 202, posted.text
+        await app.state.nabat.new_worker().run_until_idle()
+        [mail] = smtp.received
+        assert mail.rcpt_tos == [ADMIN_EMAIL]
+        message = mail.message()
+        assert message["Bcc"] is None
+        assert message["X-Evil"] is None
+        assert message["Subject"].startswith("disk full")
+        assert "\n" not in message["Subject"]

@@ -43,7 +43,7 @@ async def test_an_upgraded_group_is_followed_to_its_supergroup(app: FastAPI) -> 
         assert [sent.chat_id for sent in fake.sent] == [NEW_CHAT]
         async with state.sessions() as session:
             channel = await ChannelService(session, state.box, state.clock).get(1, view.row.id)
-            delivery = await session.get(Delivery, queued.id)
+            delivery = await session.get(Delivery, queued.queued[0].id)
         assert channel.config.to_storage()["chatId"] == str(NEW_CHAT)
         assert delivery is not None
         assert delivery.status == "SENT"

@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
-from nabat.delivery.queue import Claimed
 from nabat.errors import ValidationFailed
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.schemas.deliveries import (
@@ -26,7 +25,7 @@ from nabat.schemas.deliveries import (
 )
 from nabat.services import deliveries as record
 from nabat.services.access import Principal, Scope
-from nabat.services.sending import Notification, submit
+from nabat.services.sending import Notification, Submitted, submit
 from nabat.state import AppState
 
 router = APIRouter(tags=["delivery"])
@@ -48,7 +47,7 @@ def _notification(body: SendRequest) -> Notification:
 
 async def _queue(
     bodies: list[SendRequest], caller: Principal, state: AppState, session: AsyncSession
-) -> tuple[list[Claimed], datetime]:
+) -> tuple[list[Submitted], datetime]:
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
     # Hand the connection the authentication reads used back to the pool before queuing
@@ -56,16 +55,26 @@ async def _queue(
     await session.rollback()
     lease = state.lease_for(len(bodies))
     async with state.write_gate:
-        queued = await submit(
+        submitted = await submit(
             session,
             project_id=caller.project_id,
             notifications=[_notification(body) for body in bodies],
             now=now,
             max_attempts=state.settings.max_attempts,
             lease=lease,
+            dedup_window_seconds=state.settings.dedup_window_seconds,
         )
-    state.hand_over(queued, lease)
-    return queued, now
+    state.hand_over([claimed for item in submitted for claimed in item.queued], lease)
+    return submitted, now
+
+
+def _summary(item: Submitted) -> str:
+    deliveries = item.accepted.deliveries
+    if not deliveries:
+        return "notification stored, but routing made no delivery; see notes"
+    if all(d["status"] == "SUPPRESSED" for d in deliveries):
+        return "notification stored and suppressed; see the deliveries' reasons"
+    return "notification queued"
 
 
 @router.post("/api/v1/notifications/send", response_model=SendResponse)
@@ -73,11 +82,15 @@ async def send(
     body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SendResponse:
     """Queue one notification; it is stored durably before this answers."""
-    [queued], now = await _queue([body], caller, state, session)
+    [item], now = await _queue([body], caller, state, session)
+    first = item.accepted.deliveries[0] if item.accepted.deliveries else None
     return SendResponse(
-        message="notification queued",
-        delivery_id=queued.id,
-        idempotency_id=queued.public_id,
+        message=_summary(item),
+        delivery_id=first["id"] if first else None,
+        idempotency_id=first["idempotencyId"] if first else None,
+        event_id=item.accepted.event_id,
+        deliveries=item.accepted.deliveries,
+        notes=item.accepted.notes,
         timestamp=now,
     )
 
@@ -87,10 +100,14 @@ async def send_batch(
     body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SendBatchResponse:
     """Queue up to 1,000 notifications in one transaction: all of them, or none."""
-    queued, now = await _queue(body.notifications, caller, state, session)
+    submitted, now = await _queue(body.notifications, caller, state, session)
     return SendBatchResponse(
-        message=f"{len(queued)} notifications queued",
-        delivery_ids=[item.id for item in queued],
+        message=f"{len(submitted)} notifications queued",
+        delivery_ids=[
+            item.accepted.deliveries[0]["id"] if item.accepted.deliveries else None
+            for item in submitted
+        ],
+        event_ids=[item.accepted.event_id for item in submitted],
         timestamp=now,
     )
 

@@ -66,7 +66,8 @@ async def enqueue(
 
     The caller commits: the deliveries are durable exactly when its transaction is. A
     leased delivery whose worker dies before sending it is claimed again when the lease
-    runs out, like any other.
+    runs out, like any other. Suppressed items are stored SUPPRESSED and never leased;
+    the result holds every row in order, suppressed ones marked so.
     """
     if not items:
         return []
@@ -77,15 +78,20 @@ async def enqueue(
             "project_id": item.project_id,
             "channel_id": item.channel_id,
             "channel_type": item.channel_type,
+            "event_id": item.event_id,
+            "rule_id": item.rule_id,
+            "suppressed_by": item.suppressed_by,
+            "silence_id": item.silence_id,
+            "last_error": item.reason,
             "kind": item.kind,
             "recipient": item.recipient,
             "content": item.content,
-            "status": status.value,
+            "status": DeliveryStatus.SUPPRESSED.value if item.suppressed_by else status.value,
             "attempts": 0,
             "max_attempts": max_attempts,
             "next_attempt_at": now,
-            "lease_owner": lease.owner if lease else None,
-            "lease_until": lease.until if lease else None,
+            "lease_owner": lease.owner if lease and not item.suppressed_by else None,
+            "lease_until": lease.until if lease and not item.suppressed_by else None,
             "created_at": now,
             "updated_at": now,
         }

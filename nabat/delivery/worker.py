@@ -22,7 +22,6 @@ from nabat.channels.registry import config_model
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
 from nabat.delivery.backoff import retry_delay
-from nabat.delivery.content import outgoing
 from nabat.delivery.health import update_health
 from nabat.delivery.limits import limits_for
 from nabat.delivery.metrics import Metrics
@@ -38,6 +37,7 @@ from nabat.delivery.queue import (
     settle,
 )
 from nabat.delivery.ratelimit import RateLimits
+from nabat.delivery.render import Wording, load_wording, mail_config, render
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
@@ -95,6 +95,7 @@ class Worker:
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[Done] = []
         self._done_ready = asyncio.Event()
+        self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._configs: dict[tuple[int, float], ChannelConfig] = {}
         self._active: dict[int, Claimed] = {}
@@ -126,9 +127,10 @@ class Worker:
         try:
             async with self._sessions() as session:
                 channels = await self._channels(session, {c.channel_id for c in items})
+                wording = await load_wording(session, items)
         finally:
             self._pending_adoption -= len(items)
-        self._spawn(items, channels)
+        self._spawn(items, channels, wording)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until ``stop`` is set, then finish in-flight sends and settle them."""
@@ -151,8 +153,7 @@ class Worker:
             if self._adopting:
                 await asyncio.gather(*self._adopting, return_exceptions=True)
             await self._drain()
-            flusher.cancel()
-            await self._flush()
+            await self._stop_flusher(flusher)
 
     async def run_until_idle(self) -> None:
         """Burst mode: work until nothing is due and nothing is in flight (tests, CLI)."""
@@ -170,8 +171,7 @@ class Worker:
                 if not await self._tick():
                     return
         finally:
-            flusher.cancel()
-            await self._flush()
+            await self._stop_flusher(flusher)
 
     async def _tick(self) -> int:
         concurrency = self._settings.worker_concurrency
@@ -198,14 +198,17 @@ class Worker:
             if not claimed:
                 return 0
             channels = await self._channels(session, {c.channel_id for c in claimed})
-        self._spawn(claimed, channels)
+            wording = await load_wording(session, claimed)
+        self._spawn(claimed, channels, wording)
         return len(claimed)
 
-    def _spawn(self, items: list[Claimed], channels: dict[int, ChannelInfo]) -> None:
+    def _spawn(
+        self, items: list[Claimed], channels: dict[int, ChannelInfo], wording: dict[int, Wording]
+    ) -> None:
         for item in items:
             self._active[item.id] = item
             info = channels.get(item.channel_id) if item.channel_id is not None else None
-            task = asyncio.create_task(self._deliver(item, info))
+            task = asyncio.create_task(self._deliver(item, info, wording.get(item.project_id)))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
@@ -231,7 +234,9 @@ class Worker:
             found[row.id] = ChannelInfo(row.id, row.name, row.type, row.enabled, config)
         return found
 
-    async def _deliver(self, item: Claimed, channel: ChannelInfo | None) -> None:
+    async def _deliver(
+        self, item: Claimed, channel: ChannelInfo | None, wording: Wording | None
+    ) -> None:
         started = self._clock.now()
         if channel is None:
             self._finish(item, dead(item, started, FailureClass.CONFIG, "the channel was deleted"))
@@ -257,12 +262,19 @@ class Worker:
             if wait > 0:
                 self._finish(item, released(item, started, wait))
                 return
-        message = outgoing(item.public_id, item.recipient, item.content)
+        try:
+            message = render(item, wording)
+            config = channel.config
+            if wording is not None and "render" in item.content:
+                config = mail_config(config, wording.settings)
+        except DeliveryError as exc:
+            self._finish(item, self._outcome(item, started, 0.0, None, exc))
+            return
         tick = time.perf_counter()
         error: DeliveryError | None = None
         receipt: Receipt | None = None
         try:
-            receipt = await sender.send(channel.config, message)
+            receipt = await sender.send(config, message)
         except DeliveryError as exc:
             error = exc
         except Exception as exc:
@@ -320,7 +332,20 @@ class Worker:
                 await asyncio.sleep(_FLUSH_WAIT / 4)
             await self._flush()
 
+    async def _stop_flusher(self, flusher: asyncio.Task[None]) -> None:
+        # Cancelling the flusher halfway through a write would lose the outcomes it holds
+        # (their deliveries would stay SENDING until the lease ran out): stop it only
+        # between flushes, then settle what is left.
+        async with self._flush_lock:
+            flusher.cancel()
+        await asyncio.gather(flusher, return_exceptions=True)
+        await self._flush()
+
     async def _flush(self) -> None:
+        async with self._flush_lock:
+            await self._flush_now()
+
+    async def _flush_now(self) -> None:
         self._done_ready.clear()
         if not self._done:
             return

@@ -31,12 +31,16 @@ class SendBatchRequest(StrictApiModel):
 
 
 class SendResponse(ApiModel):
-    """The notification is stored and queued."""
+    """The notification is stored and routed: ``deliveryId`` is its first delivery (None
+    when routing made none; ``notes`` say why), ``deliveries`` all of them."""
 
     success: bool = True
     message: str
-    delivery_id: int
-    idempotency_id: str
+    delivery_id: int | None
+    idempotency_id: str | None
+    event_id: int
+    deliveries: list[dict[str, Any]]
+    notes: list[dict[str, Any]]
     timestamp: datetime
 
 
@@ -45,7 +49,8 @@ class SendBatchResponse(ApiModel):
 
     success: bool = True
     message: str
-    delivery_ids: list[int]
+    delivery_ids: list[int | None]
+    event_ids: list[int]
     timestamp: datetime
 
 

@@ -1,4 +1,9 @@
-"""The send API's use-case: validate notifications, pick channels, queue deliveries."""
+"""The send API's use-case: PingTower's notifications, routed like any other event.
+
+A notification becomes an event of the type its status names (``DOWN`` →
+``service.down``, …) and goes through the project's rules; ``channelId`` or
+``channelType`` still force one channel. Receivers get seed 002's payload unchanged.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.delivery.content import build_content, seed_payload
-from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
+from nabat.catalogue import SEVERITIES, STATUS_TYPES
+from nabat.delivery.content import seed_payload
+from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import ErrorCode, NabatError, NotFound, ValidationFailed
-from nabat.models.account import Membership, User
 from nabat.models.channel import Channel
+from nabat.services.event_input import EventInput
+from nabat.services.ingest import Accepted, Ingest, Limits
 
-SEVERITIES = ("INFO", "WARNING", "ERROR", "CRITICAL")
-STATUSES = ("UP", "DOWN", "DEGRADED", "MAINTENANCE", "UNKNOWN")
+STATUSES = tuple(STATUS_TYPES)
+_DEFAULT_DEDUP_WINDOW = 3600
 
 
 class ChannelDisabled(NabatError):
@@ -41,7 +48,15 @@ class Notification:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _checked(notification: Notification, where: str) -> Notification:
+@dataclass(frozen=True)
+class Submitted:
+    """What one notification became: its event, its deliveries, and the queued ones."""
+
+    accepted: Accepted
+    queued: list[Claimed]
+
+
+def _checked(notification: Notification, where: str) -> tuple[str, str]:
     status = notification.status.strip().upper()
     severity = notification.severity.strip().upper()
     if status not in STATUSES:
@@ -58,81 +73,77 @@ def _checked(notification: Notification, where: str) -> Notification:
             code=ErrorCode.INVALID_SEVERITY,
             details=[{"field": f"{where}severity", "message": "unknown severity"}],
         )
-    return Notification(
-        status=status,
-        severity=severity,
-        message=notification.message,
-        username=notification.username,
-        service_name=notification.service_name,
-        service_url=notification.service_url,
-        channel_id=notification.channel_id,
-        channel_type=notification.channel_type.upper() if notification.channel_type else None,
-        metadata=notification.metadata,
-    )
+    return status, severity
 
 
-class _Channels:
-    """Channel lookups for one request, each done once however many items ask."""
-
-    def __init__(self, session: AsyncSession, project_id: int) -> None:
-        self._session = session
-        self._project_id = project_id
-        self._all: list[Channel] | None = None
-
-    async def _load(self) -> list[Channel]:
-        if self._all is None:
-            rows = await self._session.scalars(
-                select(Channel).where(Channel.project_id == self._project_id).order_by(Channel.id)
-            )
-            self._all = list(rows)
-        return self._all
-
-    async def pick(self, notification: Notification) -> Channel:
-        channels = await self._load()
-        if notification.channel_id is not None:
-            for channel in channels:
-                if channel.id == notification.channel_id:
-                    if not channel.enabled:
-                        raise ChannelDisabled(
-                            f"channel {channel.id} ({channel.name}) is disabled; enable it or "
-                            "send to another channel"
-                        )
-                    return channel
-            raise NotFound(
-                f"channel {notification.channel_id} not found in this project",
-                code=ErrorCode.CHANNEL_NOT_FOUND,
-            )
-        if notification.channel_type is not None:
-            typed = [c for c in channels if c.type == notification.channel_type and c.enabled]
-            typed.sort(key=lambda c: (not c.is_default, c.id))
-            if typed:
-                return typed[0]
-            raise NotFound(
-                f"no enabled {notification.channel_type} channel in this project",
-                code=ErrorCode.CHANNEL_NOT_FOUND,
-            )
+def _pick(channels: list[Channel], notification: Notification) -> Channel | None:
+    """The channel a notification forces (by id or type), or None to route it."""
+    if notification.channel_id is not None:
         for channel in channels:
-            if channel.is_default:
+            if channel.id == notification.channel_id:
                 if not channel.enabled:
                     raise ChannelDisabled(
-                        f"the default channel {channel.id} ({channel.name}) is disabled"
+                        f"channel {channel.id} ({channel.name}) is disabled; enable it or "
+                        "send to another channel"
                     )
                 return channel
         raise NotFound(
-            "no channel given and this project has no default channel; pass channelId or "
-            "channelType, or set a default channel",
+            f"channel {notification.channel_id} not found in this project",
             code=ErrorCode.CHANNEL_NOT_FOUND,
         )
+    if notification.channel_type is not None:
+        wanted = notification.channel_type.strip().upper()
+        typed = [c for c in channels if c.type == wanted and c.enabled]
+        typed.sort(key=lambda c: (not c.is_default, c.id))
+        if typed:
+            return typed[0]
+        raise NotFound(
+            f"no enabled {wanted} channel in this project", code=ErrorCode.CHANNEL_NOT_FOUND
+        )
+    return None
 
 
-async def _email_of(session: AsyncSession, project_id: int, username: str | None) -> str | None:
-    if not username:
-        return None
-    return await session.scalar(
-        select(User.email)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.project_id == project_id, User.username == username)
+def _event(
+    notification: Notification, status: str, severity: str, forced: Channel | None, now: datetime
+) -> EventInput:
+    return EventInput(
+        type=STATUS_TYPES[status],
+        severity=severity,
+        message=notification.message,
+        source={"name": notification.service_name, "url": notification.service_url},
+        subject={"objectType": "service", "title": notification.service_name, "status": status},
+        data=notification.metadata,
+        recipients=(notification.username,) if notification.username else None,
+        channel_ids=(forced.id,) if forced is not None else None,
+        origin="send",
+        payload=seed_payload(
+            username=notification.username,
+            service_name=notification.service_name,
+            service_url=notification.service_url,
+            status=status,
+            severity=severity,
+            message=notification.message,
+            timestamp=now,
+            metadata=notification.metadata,
+        ),
+        lenient=True,
     )
+
+
+def _unrouted(accepted: Accepted, where: str) -> None:
+    """Seed 002's answer when nothing could take the notification: 404 or 409."""
+    if accepted.deliveries:
+        return
+    for note in accepted.notes:
+        if note["code"] == "NO_ROUTE":
+            if "disabled" in note["message"]:
+                raise ChannelDisabled(f"{where}{note['message']}")
+            raise NotFound(
+                f"{where}no channel given and no rule or default channel takes this "
+                "notification; pass channelId or channelType, add a rule, or set a default "
+                "channel",
+                code=ErrorCode.CHANNEL_NOT_FOUND,
+            )
 
 
 async def submit(
@@ -143,47 +154,38 @@ async def submit(
     now: datetime,
     max_attempts: int,
     lease: Lease | None = None,
-) -> list[Claimed]:
-    """Queue one delivery per notification and commit; all or nothing.
+    dedup_window_seconds: int = _DEFAULT_DEDUP_WINDOW,
+) -> list[Submitted]:
+    """Route and store every notification and commit; all or nothing.
 
-    Returns the deliveries, in order. Nothing is queued unless every notification is
-    valid. With ``lease`` they are stored already leased to that worker, which the
-    caller then hands them to.
+    Nothing is stored unless every notification is valid and can be routed somewhere.
+    With ``lease`` the queued deliveries are stored already leased to that worker.
     """
-    channels = _Channels(session, project_id)
-    emails: dict[str | None, str | None] = {}
-    items: list[NewDelivery] = []
+    channels = list(
+        await session.scalars(
+            select(Channel).where(Channel.project_id == project_id).order_by(Channel.id)
+        )
+    )
     many = len(notifications) > 1
-    for index, raw in enumerate(notifications):
+    items = []
+    for index, notification in enumerate(notifications):
         where = f"notifications[{index}]." if many else ""
-        notification = _checked(raw, where)
-        channel = await channels.pick(notification)
-        recipient = None
-        if channel.type == "EMAIL":
-            if notification.username not in emails:
-                emails[notification.username] = await _email_of(
-                    session, project_id, notification.username
-                )
-            recipient = emails[notification.username]
-        payload = seed_payload(
-            username=notification.username,
-            service_name=notification.service_name,
-            service_url=notification.service_url,
-            status=notification.status,
-            severity=notification.severity,
-            message=notification.message,
-            timestamp=now,
-            metadata=notification.metadata,
-        )
-        items.append(
-            NewDelivery(
-                project_id=project_id,
-                channel_id=channel.id,
-                channel_type=channel.type,
-                content=build_content(payload),
-                recipient=recipient,
-            )
-        )
-    queued = await enqueue(session, items, now=now, max_attempts=max_attempts, lease=lease)
+        status, severity = _checked(notification, where)
+        items.append(_event(notification, status, severity, _pick(channels, notification), now))
+    ingest = Ingest(
+        session,
+        project_id=project_id,
+        now=now,
+        limits=Limits(max_attempts=max_attempts, dedup_window_seconds=dedup_window_seconds),
+    )
+    result = await ingest.run(items, lease=lease)
+    for index, accepted in enumerate(result.accepted):
+        _unrouted(accepted, f"notifications[{index}]: " if many else "")
     await session.commit()
-    return queued
+    queued: dict[int, list[Claimed]] = {}
+    by_delivery = {claimed.id: claimed for claimed in result.queued}
+    for accepted in result.accepted:
+        queued[accepted.event_id] = [
+            by_delivery[d["id"]] for d in accepted.deliveries if d["id"] in by_delivery
+        ]
+    return [Submitted(accepted, queued[accepted.event_id]) for accepted in result.accepted]

@@ -1,0 +1,121 @@
+"""Wording a delivery at send time: the project's template (or the default), its
+language and signature, and for e-mail its mandatory mail settings (seed 003).
+
+Event deliveries are stored with the event, not with text: the text is made here, just
+before the send, from the templates as they are then. A template that cannot render is
+a ``config`` failure naming the template, never a crash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.channels.base import ChannelConfig
+from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage
+from nabat.channels.email import EmailConfig
+from nabat.delivery.content import outgoing
+from nabat.delivery.queue import Claimed
+from nabat.errors import NabatError
+from nabat.models.template import Template
+from nabat.services.project_settings import (
+    MessageSettings,
+    message_settings,
+    missing_mail_settings,
+)
+from nabat.services.templates import choose_template
+from nabat.templating import render_message
+
+
+@dataclass(frozen=True)
+class Wording:
+    """One project's settings and templates, as the worker needs them."""
+
+    settings: MessageSettings
+    templates: Sequence[Template]
+
+
+async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dict[int, Wording]:
+    """The wording of every project among ``items`` that have to be rendered."""
+    projects = {item.project_id for item in items if "render" in item.content}
+    if not projects:
+        return {}
+    settings = await message_settings(session, projects)
+    rows = await session.scalars(select(Template).where(Template.project_id.in_(projects)))
+    templates: dict[int, list[Template]] = {project: [] for project in projects}
+    for row in rows:
+        templates[row.project_id].append(row)
+    return {project: Wording(settings[project], templates[project]) for project in projects}
+
+
+def mail_config(config: ChannelConfig, settings: MessageSettings) -> ChannelConfig:
+    """An e-mail channel's settings completed from the project's mail settings.
+
+    Raises a ``config`` DeliveryError naming every mandatory setting still missing.
+    """
+    if not isinstance(config, EmailConfig):
+        return config
+    missing = missing_mail_settings(
+        settings,
+        channel_from_email=config.from_email,
+        channel_from_name=config.from_name,
+        channel_reply_to=config.reply_to,
+    )
+    if missing:
+        raise DeliveryError(
+            FailureClass.CONFIG,
+            "mail settings incomplete: set " + ", ".join(missing) + " with PUT "
+            "/api/v1/settings/mail (or fromEmail/fromName/replyTo on the channel)",
+        )
+    return config.model_copy(
+        update={
+            "from_email": config.from_email or settings.from_address,
+            "from_name": config.from_name or settings.from_name,
+            "reply_to": config.reply_to or settings.reply_to,
+        }
+    )
+
+
+def render(item: Claimed, wording: Wording | None) -> OutgoingMessage:
+    """The message for a stored delivery, rendered now when it carries an event."""
+    content = item.content
+    spec: dict[str, Any] | None = content.get("render")
+    if spec is None or wording is None:
+        return outgoing(item.public_id, item.recipient, content)
+    event: dict[str, Any] = content["event"]
+    language = wording.settings.language
+    template = choose_template(
+        wording.templates,
+        type_key=event["type"],
+        kind=spec["kind"],
+        language=language,
+        template_id=spec.get("templateId"),
+    )
+    recipient = {"name": spec.get("recipientName"), "address": item.recipient}
+    try:
+        rendered = render_message(
+            event=event,
+            kind=spec["kind"],
+            language=language,
+            template=template,
+            signature=wording.settings.signature,
+            recipient=recipient,
+        )
+    except NabatError as exc:
+        raise DeliveryError(
+            FailureClass.CONFIG, f"the message template could not be rendered: {exc.message}"
+        ) from exc
+    return OutgoingMessage(
+        delivery_id=item.public_id,
+        subject=rendered.subject,
+        text=rendered.text,
+        html=rendered.html,
+        recipient=item.recipient,
+        severity=str(event.get("severity", "INFO")),
+        payload=dict(content.get("payload") or {}),
+        event=event,
+    )

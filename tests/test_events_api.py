@@ -1,0 +1,266 @@
+"""``POST /api/v1/events``: stored with its deliveries before the answer, then delivered;
+idempotent by ``Idempotency-Key`` and ``dedupKey``; the record shows what it became."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.support.errors import expect_error
+
+EVENTS = "/api/v1/events"
+CHANNELS = "/api/v1/notifications/channels"
+
+EVENT = {
+    "type": "service.down",
+    "severity": "CRITICAL",
+    "source": {"name": "uptime", "url": "https://status.example.org"},
+    "subject": {
+        "objectType": "service",
+        "objectId": "42",
+        "title": "Billing API",
+        "status": "DOWN",
+        "previousStatus": "UP",
+    },
+    "message": "Billing API does not answer",
+    "labels": {"env": "prod", "team": "payments"},
+    "data": {"latencyMs": 5000},
+}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    async for running in running_receiver():
+        yield running
+
+
+async def webhook(
+    client: httpx.AsyncClient, headers: dict[str, str], url: str, **extra: Any
+) -> int:
+    body = {"name": "hook", "type": "WEBHOOK", "configuration": {"url": url}, **extra}
+    response = await client.post(CHANNELS, json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    channel_id: int = response.json()["id"]
+    return channel_id
+
+
+async def deliver(app: FastAPI) -> None:
+    await app.state.nabat.new_worker().run_until_idle()
+
+
+async def test_an_event_is_stored_with_its_deliveries_before_the_answer_then_delivered(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    channel = await webhook(client, admin_headers, receiver.url, isDefault=True)
+    posted = await client.post(EVENTS, json=EVENT, headers=admin_headers)
+    assert posted.status_code == 202, posted.text
+    body = posted.json()
+    assert body["success"] is True
+    assert body["status"] == "ACCEPTED"
+    [planned] = body["deliveries"]
+    assert planned["channelId"] == channel
+    assert planned["status"] == "QUEUED"
+    assert receiver.received == []
+    await deliver(app)
+    [got] = receiver.received
+    payload = got.json()
+    assert payload["deliveryId"] == planned["idempotencyId"]
+    assert payload["serviceName"] == "uptime"
+    assert payload["status"] == "DOWN"
+    assert payload["severity"] == "CRITICAL"
+    assert payload["event"]["type"] == "service.down"
+    assert payload["event"]["subject"]["title"] == "Billing API"
+    assert payload["event"]["labels"] == {"env": "prod", "team": "payments"}
+    record = (await client.get(f"{EVENTS}/{body['eventId']}", headers=admin_headers)).json()
+    assert record["type"] == "service.down"
+    assert record["data"] == {"latencyMs": 5000}
+    [delivery] = record["deliveries"]
+    assert delivery["status"] == "SENT"
+    assert delivery["reason"] is None
+    listed = (await client.get(EVENTS, headers=admin_headers)).json()
+    assert [item["id"] for item in listed["items"]] == [body["eventId"]]
+
+
+async def test_without_a_route_the_event_is_kept_and_says_why(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    posted = await client.post(EVENTS, json=EVENT, headers=admin_headers)
+    assert posted.status_code == 202, posted.text
+    body = posted.json()
+    assert body["deliveries"] == []
+    [note] = body["notes"]
+    assert note["code"] == "NO_ROUTE"
+    assert "default channel" in note["message"]
+    record = (await client.get(f"{EVENTS}/{body['eventId']}", headers=admin_headers)).json()
+    assert record["notes"] == [note]
+
+
+async def test_a_disabled_type_is_recorded_and_its_deliveries_suppressed(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    switched = await client.put(
+        "/api/v1/notification-types/service.down", json={"enabled": False}, headers=admin_headers
+    )
+    assert switched.status_code == 200, switched.text
+    body = (await client.post(EVENTS, json=EVENT, headers=admin_headers)).json()
+    [planned] = body["deliveries"]
+    assert planned["status"] == "SUPPRESSED"
+    await deliver(app)
+    assert receiver.received == []
+    record = (await client.get(f"{EVENTS}/{body['eventId']}", headers=admin_headers)).json()
+    [delivery] = record["deliveries"]
+    assert delivery["status"] == "SUPPRESSED"
+    assert delivery["suppressedBy"] == "TYPE_DISABLED"
+    assert "service.down" in delivery["reason"]
+    assert "switched off" in delivery["reason"]
+    # Other types still go out.
+    up = await client.post(EVENTS, json={**EVENT, "type": "service.up"}, headers=admin_headers)
+    assert up.json()["deliveries"][0]["status"] == "QUEUED"
+
+
+async def test_an_idempotency_key_replays_the_first_answer(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    headers = {**admin_headers, "Idempotency-Key": "order-17-down"}
+    first = await client.post(EVENTS, json=EVENT, headers=headers)
+    again = await client.post(EVENTS, json=EVENT, headers=headers)
+    assert first.status_code == again.status_code == 202
+    assert again.json() == first.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    listed = (await client.get(EVENTS, headers=admin_headers)).json()
+    assert listed["total"] == 1
+    other = await client.post(EVENTS, json={**EVENT, "message": "changed"}, headers=headers)
+    error = expect_error(other, 422, "VALIDATION_ERROR")
+    assert "different request body" in error["error"]
+
+
+async def test_concurrent_repeats_of_one_key_make_one_event(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    headers = {**admin_headers, "Idempotency-Key": "storm"}
+    answers = await asyncio.gather(
+        *(client.post(EVENTS, json=EVENT, headers=headers) for _ in range(20))
+    )
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.json()["eventId"] for a in answers}) == 1
+    assert len({a.json()["deliveries"][0]["id"] for a in answers}) == 1
+    listed = (await client.get(EVENTS, headers=admin_headers)).json()
+    assert listed["total"] == 1
+
+
+async def test_a_repeated_dedup_key_is_counted_on_the_first_not_sent_again(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    event = {**EVENT, "dedupKey": "billing-down"}
+    first = (await client.post(EVENTS, json=event, headers=admin_headers)).json()
+    second = (await client.post(EVENTS, json=event, headers=admin_headers)).json()
+    assert second["status"] == "DUPLICATE"
+    assert second["eventId"] == first["eventId"]
+    assert second["deliveries"] == first["deliveries"]
+    # A change of type (the service came back) is news, not a repeat.
+    back = await client.post(EVENTS, json={**event, "type": "service.up"}, headers=admin_headers)
+    assert back.json()["status"] == "ACCEPTED"
+    await deliver(app)
+    assert [r.json()["event"]["type"] for r in receiver.received] == ["service.down", "service.up"]
+    record = (await client.get(f"{EVENTS}/{first['eventId']}", headers=admin_headers)).json()
+    assert record["repeats"] == 1
+    assert record["lastRepeatAt"] is not None
+
+
+async def test_a_batch_repeating_a_dedup_key_stores_it_once(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    event = {**EVENT, "dedupKey": "k"}
+    answer = await client.post(
+        f"{EVENTS}/batch", json={"events": [event, event, EVENT]}, headers=admin_headers
+    )
+    assert answer.status_code == 202, answer.text
+    first, repeat, other = answer.json()["events"]
+    assert (first["status"], repeat["status"], other["status"]) == (
+        "ACCEPTED",
+        "DUPLICATE",
+        "ACCEPTED",
+    )
+    assert repeat["eventId"] == first["eventId"] != other["eventId"]
+    assert (await client.get(EVENTS, headers=admin_headers)).json()["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code", "field"),
+    [
+        ({"type": "no.such.type"}, 422, "VALIDATION_ERROR", "type"),
+        ({"severity": "LOUD"}, 422, "INVALID_SEVERITY", "severity"),
+        ({"channelIds": [999999]}, 404, "CHANNEL_NOT_FOUND", None),
+        ({"colour": "red"}, 422, "VALIDATION_ERROR", "colour"),
+    ],
+)
+async def test_bad_events_are_refused_with_what_to_fix(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    change: dict[str, Any],
+    status: int,
+    code: str,
+    field: str | None,
+) -> None:
+    answer = await client.post(EVENTS, json={**EVENT, **change}, headers=admin_headers)
+    error = expect_error(answer, status, code)
+    if field is not None:
+        assert field in error["error"] or any(field in str(d) for d in error["details"])
+
+
+async def test_one_bad_event_in_a_batch_stores_none(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    answer = await client.post(
+        f"{EVENTS}/batch",
+        json={"events": [EVENT, {**EVENT, "severity": "LOUD"}]},
+        headers=admin_headers,
+    )
+    error = expect_error(answer, 422, "INVALID_SEVERITY")
+    assert "events[1].severity" in error["error"]
+    assert (await client.get(EVENTS, headers=admin_headers)).json()["total"] == 0
+
+
+async def test_forced_channels_skip_the_rules(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    chosen = await webhook(client, admin_headers, receiver.url + "/chosen")
+    answer = (
+        await client.post(EVENTS, json={**EVENT, "channelIds": [chosen]}, headers=admin_headers)
+    ).json()
+    assert [d["channelId"] for d in answer["deliveries"]] == [chosen]
+
+
+async def test_events_of_another_project_are_not_visible(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    body = (await client.post(EVENTS, json=EVENT, headers=admin_headers)).json()
+    project = await client.post("/api/v1/projects", json={"name": "other"}, headers=admin_headers)
+    assert project.status_code == 201, project.text
+    other = {**admin_headers, "X-Nabat-Project": str(project.json()["id"])}
+    expect_error(await client.get(f"{EVENTS}/{body['eventId']}", headers=other), 404, "NOT_FOUND")
+    assert (await client.get(EVENTS, headers=other)).json()["total"] == 0
