@@ -5,8 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from nabat.routing.matchers import Matcher, all_hold
 from nabat.routing.rules import CompiledRule
@@ -135,19 +134,22 @@ def group_key(rule: CompiledRule, values: Mapping[str, str | None]) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
-@dataclass(frozen=True)
-class SilenceRef:
-    """An active silence as routing needs it."""
+class SilenceLike(Protocol):
+    """An active silence (``nabat.services.silences.ActiveSilence``)."""
 
-    id: int
-    matchers: tuple[Matcher, ...]
-    ends_at: datetime
-    comment: str
+    @property
+    def id(self) -> int:
+        """The silence's id."""
+
+    @property
+    def matchers(self) -> tuple[Matcher, ...]:
+        """All must hold for a delivery to be silenced."""
 
 
-def silenced_by(
-    silences: Sequence[SilenceRef], values: Mapping[str, str | None]
-) -> SilenceRef | None:
+SilenceT = TypeVar("SilenceT", bound=SilenceLike)
+
+
+def silenced_by(silences: Sequence[SilenceT], values: Mapping[str, str | None]) -> SilenceT | None:
     """The first active silence whose matchers all hold, if any."""
     for silence in silences:
         if all_hold(list(silence.matchers), values):
