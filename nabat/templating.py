@@ -1,0 +1,330 @@
+"""Message templates: sandboxed Jinja2 per notification type and channel kind.
+
+The delivery worker calls :func:`render_message` for every message; the template API
+calls :func:`check_template` before saving, so that a broken template is refused with its
+line and cause at save time instead of failing deliveries later. Templates run in the
+sandbox of :mod:`nabat.message_templates.sandbox`; the variables they see are documented
+in ``docs/templates.md``.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from jinja2 import Template, TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+
+from nabat.catalogue import BY_KEY, CATALOGUE, LANGUAGES
+from nabat.errors import ValidationFailed
+from nabat.message_templates.defaults import default_fields
+from nabat.message_templates.samples import sample_event
+from nabat.message_templates.sandbox import MAX_OUTPUT, environment, time_budget
+from nabat.message_templates.words import severity_title
+from nabat.routing.snapshot import KINDS
+
+__all__ = [
+    "KINDS",
+    "MAX_OUTPUT",
+    "SUBJECT_MAX",
+    "Rendered",
+    "TemplateSource",
+    "check_template",
+    "default_template",
+    "one_line",
+    "render_message",
+    "sample_event",
+]
+
+# RFC 5322 allows 998 characters a header line; mail clients show far fewer.
+SUBJECT_MAX = 250
+# One message's render (the worker's); and all trial renders of one save together.
+RENDER_SECONDS = 1.0
+CHECK_SECONDS = 2.0
+# Compiled templates kept, by source text: a project's few dozen plus the defaults.
+_CACHE_SIZE = 512
+# A type outside the catalogue, so that saving checks the generic wording's path too.
+_CUSTOM_TYPE = "backup.too_slow"
+_SAMPLE_RECIPIENTS: dict[str, dict[str, Any]] = {
+    "en": {"name": "Alex Morgan", "address": "alex.morgan@example.org"},
+    "ru": {"name": "Анна Смирнова", "address": "anna.smirnova@example.org"},
+}
+_SAMPLE_PROJECT: dict[str, Any] = {"name": "Operations"}
+_LANGUAGE_NAMES = {"en": "English", "ru": "Russian"}
+# Characters that break a header line besides what str.split() already treats as space.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """What a template says; every field is a Jinja2 template.
+
+    ``subject`` is the e-mail subject (or a chat title); ``html`` is for e-mail only.
+    """
+
+    subject: str | None
+    text: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered message.
+
+    ``subject`` is always one line (see :func:`one_line`), so it can go into a mail
+    header as it is; ``html`` is None when the kind or the template has no HTML part.
+    """
+
+    subject: str
+    text: str
+    html: str | None
+
+
+def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
+    """``text`` as one header-safe line of at most ``limit`` characters.
+
+    Every run of whitespace and control characters (``\\r``, ``\\n``, ``\\u2028``, …)
+    becomes one space and the ends are stripped; a longer line is cut and ends in "…".
+    """
+    cleaned = "".join(
+        " " if unicodedata.category(char) in _LINE_BREAKING else char for char in text
+    )
+    line = " ".join(cleaned.split())
+    if len(line) > limit:
+        line = line[: limit - 1].rstrip() + "…"
+    return line
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS:
+        message = f"unknown channel kind {kind!r}; use one of: " + ", ".join(KINDS)
+        raise ValidationFailed(
+            f"channelKind: {message}",
+            details=[{"field": "channelKind", "message": message, "type": "value_error"}],
+        )
+
+
+@lru_cache(maxsize=256)
+def default_template(type_key: str, kind: str, language: str) -> TemplateSource:
+    """The built-in template of ``type_key`` on ``kind`` ("email", "chat", "sms").
+
+    Every catalogue type has its own headline; any other key gets generic wording built
+    from the event's ``typeTitle``. ``language`` "ru" gets Russian, anything else English.
+    Raises :class:`ValidationFailed` for an unknown kind.
+    """
+    _check_kind(kind)
+    subject, text, html = default_fields(type_key, kind, language)
+    return TemplateSource(subject=subject, text=text, html=html)
+
+
+# --- compiling ---------------------------------------------------------------------------
+
+
+def _refused(field: str, line: int | None, cause: str, during: str = "") -> ValidationFailed:
+    """The 422 for a broken template: the field, the line (when known) and the cause."""
+    where = f"the {field} template, line {line}" if line else f"the {field} template"
+    suffix = f" ({during})" if during else ""
+    return ValidationFailed(
+        f"{where}: {cause}{suffix}",
+        details=[
+            {
+                "field": field,
+                "line": line,
+                "message": cause + suffix,
+                "type": "template_error",
+            }
+        ],
+    )
+
+
+_INCLUDES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _check_tree(tree: nodes.Template) -> None:
+    """Refuse what the sandbox would only catch when a branch runs: private names
+    (``x._y``, ``x['_y']``, ``x|attr('_y')``) and other templates (there are none)."""
+    for node in tree.find_all((*_INCLUDES, nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, _INCLUDES):
+            raise TemplateSyntaxError(
+                "message templates cannot include, import or extend other templates",
+                node.lineno,
+            )
+        name: object = None
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            name = node.arg.value
+        elif isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+            first = node.args[0]
+            name = first.value if isinstance(first, nodes.Const) else None
+        if isinstance(name, str) and name.startswith("_"):
+            raise TemplateSyntaxError(
+                f"access to {name!r} is not allowed: names starting with an underscore "
+                "are internal",
+                node.lineno,
+            )
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _compiled(source: str, html: bool) -> Template:
+    env = environment(html=html)
+    tree = env.parse(source)
+    _check_tree(tree)
+    return env.from_string(tree)
+
+
+def _compile(field: str, source: str) -> Template:
+    try:
+        return _compiled(source, field == "html")
+    except TemplateSyntaxError as exc:
+        raise _refused(field, exc.lineno, exc.message or str(exc)) from None
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template line an exception came from: Jinja2 rewrites the traceback so that
+    template code shows as frames of the file ``<template>``."""
+    line = None
+    trace = exc.__traceback__
+    while trace is not None:
+        if trace.tb_frame.f_code.co_filename == "<template>":
+            line = trace.tb_lineno
+        trace = trace.tb_next
+    return line
+
+
+def _cause(exc: Exception) -> str:
+    if isinstance(exc, SecurityError):
+        return f"blocked by the sandbox: {exc}"
+    return str(exc) or type(exc).__name__
+
+
+def _render_field(field: str, source: str, context: dict[str, Any]) -> str:
+    template = _compile(field, source)
+    pieces: list[str] = []
+    size = 0
+    try:
+        # Streamed, so that a runaway loop stops at the cap rather than filling memory.
+        for chunk in template.generate(context):
+            size += len(chunk)
+            if size > MAX_OUTPUT:
+                raise _refused(field, None, f"renders to more than {MAX_OUTPUT:,} characters")
+            pieces.append(chunk)
+    except ValidationFailed:
+        raise
+    except Exception as exc:  # anything template code raises is the template's fault
+        raise _refused(field, _template_line(exc), _cause(exc)) from None
+    return "".join(pieces)
+
+
+def _context(
+    event: dict[str, Any],
+    language: str,
+    recipient: dict[str, Any] | None,
+    project: dict[str, Any] | None,
+) -> dict[str, Any]:
+    type_key = str(event.get("type") or "")
+    info = BY_KEY.get(type_key)
+    severity = str(event.get("severity") or "")
+    return {
+        "event": event,
+        "recipient": recipient,
+        "project": project,
+        "language": language,
+        "type": {
+            "key": type_key,
+            "title": info.title(language) if info else str(event.get("typeTitle") or type_key),
+            "description": info.description(language) if info else "",
+        },
+        "severity": {"key": severity, "title": severity_title(severity, language)},
+    }
+
+
+def _fields(source: TemplateSource, kind: str) -> list[tuple[str, str]]:
+    """The fields a kind uses, with their sources: HTML only for e-mail."""
+    fields = [("subject", source.subject), ("text", source.text)]
+    if kind == "email":
+        fields.append(("html", source.html))
+    return [(field, text) for field, text in fields if text is not None]
+
+
+def _with_signature(rendered: dict[str, str], kind: str, signature: str | None) -> None:
+    signature = (signature or "").strip()
+    if not signature or kind == "sms":
+        return
+    # "-- " is the usenet/e-mail signature separator that mail clients recognise.
+    rendered["text"] = f"{rendered['text']}\n\n-- \n{signature}"
+    if "html" in rendered:
+        block = "<p>" + "<br>\n".join(escape(line) for line in signature.splitlines()) + "</p>"
+        html = rendered["html"]
+        end = html.lower().rfind("</body>")
+        rendered["html"] = f"{html[:end]}{block}\n{html[end:]}" if end >= 0 else html + block
+
+
+def render_message(
+    *,
+    event: dict[str, Any],
+    kind: str,
+    language: str,
+    template: TemplateSource | None,
+    signature: str | None,
+    recipient: dict[str, Any] | None = None,
+    project: dict[str, Any] | None = None,
+) -> Rendered:
+    """Render one message for ``event`` on a channel of ``kind``.
+
+    ``template`` None means the default of the event's type. The signature goes under the
+    text (after the ``-- `` separator) and, escaped, into the HTML; never into SMS.
+    Raises :class:`ValidationFailed` naming the field, line and cause when the template
+    fails, takes too long or renders too large (a configuration fault, not a transient
+    one).
+    """
+    _check_kind(kind)
+    source = template or default_template(str(event.get("type") or ""), kind, language)
+    context = _context(event, language, recipient, project)
+    with time_budget(RENDER_SECONDS):
+        rendered = {
+            field: _render_field(field, text, context) for field, text in _fields(source, kind)
+        }
+    rendered = {field: value.rstrip() for field, value in rendered.items()}
+    _with_signature(rendered, kind, signature)
+    return Rendered(
+        subject=one_line(rendered.get("subject", "")),
+        text=rendered["text"],
+        html=rendered.get("html"),
+    )
+
+
+def check_template(source: TemplateSource) -> None:
+    """Refuse a template that cannot be delivered with.
+
+    Compiles every field (syntax, unknown filters and tests, private names, includes),
+    then renders it against the sample event of every catalogue type and of a custom
+    type, in both languages, with and without a recipient, so that runtime errors show
+    now. Raises :class:`ValidationFailed` naming the field (subject, text or html), the
+    line and the cause; ``details[0]`` carries them as ``field``, ``line``, ``message``.
+    """
+    fields = _fields(source, "email")
+    for field, text in fields:
+        _compile(field, text)
+    trials: list[tuple[str, str, dict[str, Any] | None, dict[str, Any] | None]] = [
+        (info.key, language, _SAMPLE_RECIPIENTS[language], _SAMPLE_PROJECT)
+        for info in CATALOGUE
+        for language in LANGUAGES
+    ]
+    trials += [(_CUSTOM_TYPE, language, None, None) for language in LANGUAGES]
+    with time_budget(CHECK_SECONDS):
+        for type_key, language, recipient, project in trials:
+            context = _context(sample_event(type_key, language), language, recipient, project)
+            for field, text in fields:
+                try:
+                    _render_field(field, text, context)
+                except ValidationFailed as exc:
+                    detail = exc.details[0]
+                    during = f"with the sample {type_key} event in {_LANGUAGE_NAMES[language]}"
+                    raise _refused(field, detail["line"], detail["message"], during) from None
