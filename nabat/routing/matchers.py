@@ -69,6 +69,14 @@ def compile_regex(value: str, where: str) -> re.Pattern[str]:
         raise _fail(where, f"{value!r} is not a valid regular expression: {exc}") from exc
 
 
+def _flag(raw: Mapping[str, Any], key: str, *, default: bool, where: str) -> bool:
+    # bool("false") is True: a string flag would silently flip the matcher's meaning.
+    value = raw.get(key, default)
+    if not isinstance(value, bool):
+        raise _fail(f"{where}.{key}", "give true or false")
+    return value
+
+
 def parse_matcher(raw: Any, where: str) -> Matcher:
     """One matcher from ``{"name", "op", "value"}`` (``op`` defaults to ``=``)."""
     if not isinstance(raw, Mapping):
@@ -84,7 +92,8 @@ def parse_matcher(raw: Any, where: str) -> Matcher:
     op = raw.get("op")
     if op is None:
         # Alertmanager's silence form: isRegex / isEqual flags instead of an operator.
-        regex, equal = bool(raw.get("isRegex", False)), bool(raw.get("isEqual", True))
+        regex = _flag(raw, "isRegex", default=False, where=where)
+        equal = _flag(raw, "isEqual", default=True, where=where)
         op = ("=~" if regex else "=") if equal else ("!~" if regex else "!=")
     if op not in OPERATORS:
         raise _fail(f"{where}.op", f"{op!r} is not an operator; use one of {', '.join(OPERATORS)}")

@@ -44,6 +44,19 @@ def _keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
         raise _fail(where, f"unknown keys {unknown}; allowed: {', '.join(allowed)}")
 
 
+def _source_matcher(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    # A matcher under "source" tests the event's source; another name would quietly turn
+    # it into a label test (and the stored rule would not say what it was meant to do).
+    name = raw.get("name", "source")
+    if name != "source":
+        raise _fail(
+            f"{where}.name",
+            f"a source matcher tests the event's source, not {name!r}; "
+            "put label tests under match.labels",
+        )
+    return {**raw, "name": "source"}
+
+
 def normalise_match(raw: Any, where: str = "match") -> dict[str, Any]:
     """The stored form of a rule's ``match``; raises ValidationFailed naming the field."""
     if raw is None:
@@ -70,10 +83,11 @@ def normalise_match(raw: Any, where: str = "match") -> dict[str, Any]:
     if isinstance(source, str):
         source = [{"name": "source", "op": "=", "value": source}]
     elif isinstance(source, Mapping):
-        source = [{"name": "source", **source}]
+        source = [_source_matcher(source, f"{where}.source")]
     elif isinstance(source, list):
         source = [
-            {"name": "source", **item} if isinstance(item, Mapping) else item for item in source
+            _source_matcher(item, f"{where}.source[{index}]") if isinstance(item, Mapping) else item
+            for index, item in enumerate(source)
         ]
     source_matchers = parse_matchers(source, f"{where}.source")
     return {

@@ -1,0 +1,87 @@
+"""A per-process cache of what routing reads for every event: rules and silences.
+
+Ingest asks for a project's rules and silences on every event; loading and compiling them
+each time would cost a query and regex compilation per event. An entry is reused
+
+- until this process changes the project's rows (the services call :meth:`forget` after
+  committing), so a change made through this process's API is seen by the next event;
+- for at most ``ttl`` seconds otherwise, which bounds how long a change made by another
+  process (another ``nabat api`` on the same PostgreSQL) goes unseen.
+
+Entries are kept per database engine, so two databases in one process (tests, tools)
+never share them, and they go away with their engine.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+from weakref import WeakKeyDictionary
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
+
+DEFAULT_TTL = 1.0
+
+
+@dataclass(frozen=True)
+class _Entry(Generic[T]):
+    value: T
+    generation: int
+    loaded_at: float
+
+
+def _engine(session: AsyncSession) -> Engine:
+    # A session bound to a connection gives the connection; both know their engine.
+    return session.get_bind().engine
+
+
+class ProjectCache(Generic[T]):
+    """Values loaded per (database, project), reloaded after a local change or ``ttl``."""
+
+    def __init__(
+        self, ttl: float = DEFAULT_TTL, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._entries: WeakKeyDictionary[Engine, dict[int, _Entry[T]]] = WeakKeyDictionary()
+        self._generations: WeakKeyDictionary[Engine, dict[int, int]] = WeakKeyDictionary()
+
+    async def get(
+        self,
+        session: AsyncSession,
+        project_id: int,
+        load: Callable[[], Awaitable[T]],
+        usable: Callable[[T], bool] | None = None,
+    ) -> T:
+        """The cached value for the project, or a fresh one from ``load()``.
+
+        ``usable`` lets the caller refuse an entry for reasons of its own (a silence list
+        loaded for a later moment than the one asked about).
+        """
+        engine = _engine(session)
+        generation = self._generations.setdefault(engine, {}).get(project_id, 0)
+        entries = self._entries.setdefault(engine, {})
+        entry = entries.get(project_id)
+        now = self._monotonic()
+        if (
+            entry is not None
+            and entry.generation == generation
+            and now - entry.loaded_at < self._ttl
+            and (usable is None or usable(entry.value))
+        ):
+            return entry.value
+        # The generation is read before loading: if a change is committed while this
+        # load runs, the entry is stored under the old generation and not reused.
+        value = await load()
+        entries[project_id] = _Entry(value, generation, now)
+        return value
+
+    def forget(self, session: AsyncSession, project_id: int) -> None:
+        """Drop the project's entry after a committed change to what it caches."""
+        generations = self._generations.setdefault(_engine(session), {})
+        generations[project_id] = generations.get(project_id, 0) + 1
