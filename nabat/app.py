@@ -10,7 +10,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from nabat import __version__
-from nabat.api import admin, auth, channels, deliveries, health, rules, silences, templates
+from nabat.api import (
+    admin,
+    auth,
+    channels,
+    deliveries,
+    health,
+    integrations,
+    rules,
+    silences,
+    templates,
+)
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
 from nabat.channels.outbound import Outbound
@@ -117,6 +127,16 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
-    for module in (health, auth, channels, deliveries, admin, templates, rules, silences):
+    for module in (
+        health,
+        auth,
+        channels,
+        deliveries,
+        admin,
+        templates,
+        integrations,
+        rules,
+        silences,
+    ):
         app.include_router(module.router)
     return app
