@@ -1,0 +1,260 @@
+"""Notification types per project: the built-in catalogue (every type on unless switched
+off, seed 003) merged with the project's switches and its own custom types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.catalogue import BY_KEY, CATALOGUE, LANGUAGES
+from nabat.clock import Clock
+from nabat.errors import Conflict, NotFound
+from nabat.models.routing import NotificationTypeRow
+from nabat.services.project_settings import (
+    UNSET,
+    Unset,
+    clean_line,
+    clean_text,
+    invalid,
+    settings_of,
+)
+
+KEY_MAX = 100
+TITLE_MAX = 200
+DESCRIPTION_MAX = 2000
+_KEY = re.compile(r"^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*$")
+_TYPES_PATH = "/api/v1/notification-types"
+
+
+@dataclass(frozen=True)
+class TypeState:
+    """What ingest needs of a type: its key, title (in the project's language), whether
+    it is switched on, and whether the project made it."""
+
+    key: str
+    title: str
+    enabled: bool
+    custom: bool
+
+
+@dataclass(frozen=True)
+class TypeView:
+    """A type as the API lists it: ``title`` and ``description`` in the project's
+    language, ``titles`` in every language."""
+
+    key: str
+    title: str
+    description: str
+    titles: dict[str, str]
+    enabled: bool
+    custom: bool
+
+
+@dataclass(frozen=True)
+class TypeChanges:
+    """A partial update of a type; ``None`` (or :data:`UNSET`) leaves a field as it is.
+
+    Only custom types take ``title`` and ``description``; a ``None`` description clears it.
+    """
+
+    enabled: bool | None = None
+    title: str | None = None
+    description: str | Unset | None = UNSET
+
+
+def _view(key: str, row: NotificationTypeRow | None, language: str) -> TypeView:
+    """``row`` is the project's own type or its switch for the built-in ``key``, if any."""
+    if row is not None and row.custom:
+        title = row.title or key
+        return TypeView(
+            key=key,
+            title=title,
+            description=row.description or "",
+            titles=dict.fromkeys(LANGUAGES, title),
+            enabled=row.enabled,
+            custom=True,
+        )
+    info = BY_KEY[key]
+    return TypeView(
+        key=key,
+        title=info.title(language),
+        description=info.description(language),
+        titles={code: info.title(code) for code in LANGUAGES},
+        enabled=row.enabled if row is not None else True,
+        custom=False,
+    )
+
+
+async def _rows(session: AsyncSession, project_id: int) -> dict[str, NotificationTypeRow]:
+    rows = await session.scalars(
+        select(NotificationTypeRow).where(NotificationTypeRow.project_id == project_id)
+    )
+    # A switch left behind by a built-in type that is no longer in the catalogue is ignored.
+    return {row.key: row for row in rows if row.custom or row.key in BY_KEY}
+
+
+def _merged(rows: dict[str, NotificationTypeRow], language: str) -> list[TypeView]:
+    builtin = [_view(info.key, rows.get(info.key), language) for info in CATALOGUE]
+    custom = [
+        _view(key, row, language)
+        for key, row in sorted(rows.items())
+        if row.custom and key not in BY_KEY
+    ]
+    return builtin + custom
+
+
+async def list_types(session: AsyncSession, project_id: int) -> list[TypeView]:
+    """Every built-in type (catalogue order), then the project's own (by key)."""
+    language = (await settings_of(session, project_id)).language
+    return _merged(await _rows(session, project_id), language)
+
+
+async def type_states(
+    session: AsyncSession, project_id: int, language: str
+) -> dict[str, TypeState]:
+    """Every built-in and custom type of the project by key, titled in ``language``.
+
+    One query; built-ins the project never touched are enabled.
+    """
+    return {
+        view.key: TypeState(
+            key=view.key, title=view.title, enabled=view.enabled, custom=view.custom
+        )
+        for view in _merged(await _rows(session, project_id), language)
+    }
+
+
+def _not_found(key: str) -> NotFound:
+    return NotFound(
+        f"notification type {key!r} not found: it is neither built in nor made by this "
+        f'project; create it with POST {_TYPES_PATH} {{"key": "{key}", "title": "..."}}'
+    )
+
+
+async def update_type(
+    session: AsyncSession, clock: Clock, project_id: int, key: str, changes: TypeChanges
+) -> TypeView:
+    """Switch a type on or off (and rename a custom one); commit and return it.
+
+    Raises :class:`NotFound` for an unknown key and :class:`ValidationFailed` for a title
+    or description given to a built-in type, or a bad one.
+    """
+    rows = await _rows(session, project_id)
+    row = rows.get(key)
+    if key not in BY_KEY and row is None:
+        raise _not_found(key)
+    custom = row is not None and row.custom
+    if not custom and changes.title is not None:
+        raise invalid("title", "a built-in type's title cannot be changed; only enabled can")
+    if not custom and not isinstance(changes.description, Unset):
+        raise invalid(
+            "description", "a built-in type's description cannot be changed; only enabled can"
+        )
+    if row is None:
+        row = NotificationTypeRow(project_id=project_id, key=key, enabled=True, custom=False)
+        session.add(row)
+    if changes.title is not None:
+        row.title = _title(changes.title)
+    if not isinstance(changes.description, Unset):
+        row.description = clean_text("description", changes.description, DESCRIPTION_MAX)
+    if changes.enabled is not None:
+        row.enabled = changes.enabled
+    row.updated_at = clock.now()
+    await _commit(session, key)
+    language = (await settings_of(session, project_id)).language
+    return _view(key, row, language)
+
+
+def _title(title: str) -> str:
+    checked = clean_line("title", title, TITLE_MAX)
+    if checked is None:
+        raise invalid("title", "must not be empty")
+    return checked
+
+
+def _check_key(key: str) -> str:
+    key = key.strip()
+    if len(key) > KEY_MAX:
+        raise invalid("key", f"must be at most {KEY_MAX} characters")
+    if not _KEY.match(key):
+        raise invalid(
+            "key",
+            f"{key!r} is not a type key: use lowercase letters, digits, _ and -, in "
+            "dot-separated parts starting with a letter (e.g. backup.failed)",
+        )
+    return key
+
+
+async def create_type(
+    session: AsyncSession,
+    clock: Clock,
+    project_id: int,
+    *,
+    key: str,
+    title: str,
+    description: str | None = None,
+    enabled: bool = True,
+) -> TypeView:
+    """Create a project's own type and commit.
+
+    Raises :class:`ValidationFailed` for a bad key, title or description and
+    :class:`Conflict` when the key is built in or the project already has it.
+    """
+    key = _check_key(key)
+    if key in BY_KEY:
+        raise Conflict(
+            f"{key!r} is a built-in notification type; switch it on or off with "
+            f"PUT {_TYPES_PATH}/{key}, or choose another key"
+        )
+    row = NotificationTypeRow(
+        project_id=project_id,
+        key=key,
+        title=_title(title),
+        description=clean_text("description", description, DESCRIPTION_MAX),
+        enabled=enabled,
+        custom=True,
+        updated_at=clock.now(),
+    )
+    if key in await _rows(session, project_id):
+        raise Conflict(
+            f"this project already has a notification type {key!r}; change it with "
+            f"PUT {_TYPES_PATH}/{key}"
+        )
+    session.add(row)
+    await _commit(session, key)
+    language = (await settings_of(session, project_id)).language
+    return _view(key, row, language)
+
+
+async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
+    """Delete a project's own type and commit.
+
+    Raises :class:`Conflict` for a built-in type (it can only be switched off) and
+    :class:`NotFound` for an unknown key.
+    """
+    if key in BY_KEY:
+        raise Conflict(
+            f"{key!r} is a built-in notification type and cannot be deleted; switch it off "
+            f'instead with PUT {_TYPES_PATH}/{key} {{"enabled": false}}'
+        )
+    row = (await _rows(session, project_id)).get(key)
+    if row is None:
+        raise _not_found(key)
+    await session.delete(row)
+    await session.commit()
+
+
+async def _commit(session: AsyncSession, key: str) -> None:
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        # The (project, key) unique constraint: another request wrote this type first.
+        await session.rollback()
+        raise Conflict(
+            f"another request changed notification type {key!r} at the same moment; "
+            "read it and send your change again"
+        ) from exc

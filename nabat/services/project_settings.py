@@ -1,0 +1,265 @@
+"""A project's message settings: the language of default templates and seed 003's mail
+settings (From address, sender name, Reply-To, signature, unregistered recipients)."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.catalogue import LANGUAGES
+from nabat.clock import Clock
+from nabat.errors import Conflict, ValidationFailed
+from nabat.models.template import ProjectSettings
+from nabat.services.contacts import normalise_email
+
+DEFAULT_LANGUAGE = "ru"
+FROM_NAME_MAX = 200
+SIGNATURE_MAX = 2000
+# Characters that end a line: a header value holding one could smuggle in another header.
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+
+
+class Unset(Enum):
+    """The marker for "not given" in a partial update, where ``None`` means "clear"."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True)
+class MessageSettings:
+    """What a project's messages are written and sent with; defaults when never set."""
+
+    language: str
+    from_address: str | None
+    from_name: str | None
+    reply_to: str | None
+    signature: str | None
+    allow_unregistered_recipients: bool
+
+
+DEFAULT_SETTINGS = MessageSettings(
+    language=DEFAULT_LANGUAGE,
+    from_address=None,
+    from_name=None,
+    reply_to=None,
+    signature=None,
+    allow_unregistered_recipients=False,
+)
+
+
+@dataclass(frozen=True)
+class MailChanges:
+    """A partial update of the mail settings: :data:`UNSET` leaves a field, ``None`` clears
+    it (``allow_unregistered_recipients`` goes back to false)."""
+
+    from_address: str | Unset | None = UNSET
+    from_name: str | Unset | None = UNSET
+    reply_to: str | Unset | None = UNSET
+    signature: str | Unset | None = UNSET
+    allow_unregistered_recipients: bool | Unset | None = UNSET
+
+
+def invalid(field: str, message: str) -> ValidationFailed:
+    """The 422 for one field: ``"<field>: <message>"`` and the field in ``details``."""
+    return ValidationFailed(
+        f"{field}: {message}", details=[{"field": field, "message": message, "type": "value_error"}]
+    )
+
+
+def clean_line(field: str, value: str | None, limit: int) -> str | None:
+    """One line of text, trimmed; blank becomes ``None``.
+
+    Raises :class:`ValidationFailed` naming ``field`` for a line break or other control
+    character, or for more than ``limit`` characters.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if any(unicodedata.category(char) in _LINE_BREAKING for char in value):
+        raise invalid(field, "must be one line of text without line breaks or control characters")
+    if len(value) > limit:
+        raise invalid(field, f"must be at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def clean_text(field: str, value: str | None, limit: int) -> str | None:
+    """Free text that may span lines, trailing space trimmed; blank becomes ``None``.
+
+    Raises :class:`ValidationFailed` naming ``field`` for control characters other than
+    line breaks and tabs (PostgreSQL refuses NUL in text), or for more than ``limit``
+    characters.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.rstrip()
+    if any(unicodedata.category(char) == "Cc" and char not in "\t\r\n" for char in value):
+        raise invalid(field, "must be text without control characters (tabs and newlines are fine)")
+    if len(value) > limit:
+        raise invalid(field, f"must be at most {limit} characters (it has {len(value)})")
+    return value
+
+
+def _address(field: str, value: str | None) -> str | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return normalise_email(value)
+    except ValueError as exc:
+        raise invalid(field, str(exc)) from None
+
+
+def check_language(language: str | None) -> str:
+    """The language code ("ru" or "en", any case); ``None`` means the default, "ru".
+
+    Raises :class:`ValidationFailed` naming ``language`` otherwise.
+    """
+    if language is None:
+        return DEFAULT_LANGUAGE
+    code = language.strip().lower()
+    if code not in LANGUAGES:
+        raise invalid(
+            "language",
+            f"{language!r} is not a language of the default templates; use "
+            + " or ".join(repr(code) for code in LANGUAGES),
+        )
+    return code
+
+
+def _view(row: ProjectSettings | None) -> MessageSettings:
+    if row is None:
+        return DEFAULT_SETTINGS
+    return MessageSettings(
+        language=row.language,
+        from_address=row.from_address,
+        from_name=row.from_name,
+        reply_to=row.reply_to,
+        signature=row.signature,
+        allow_unregistered_recipients=row.allow_unregistered_recipients,
+    )
+
+
+async def message_settings(
+    session: AsyncSession, project_ids: Collection[int]
+) -> dict[int, MessageSettings]:
+    """The settings of each project asked for, in one query.
+
+    Every id is in the result; a project that never saved settings gets the defaults.
+    """
+    if not project_ids:
+        return {}
+    rows = await session.scalars(
+        select(ProjectSettings).where(ProjectSettings.project_id.in_(set(project_ids)))
+    )
+    found = {row.project_id: _view(row) for row in rows}
+    return {project_id: found.get(project_id, DEFAULT_SETTINGS) for project_id in project_ids}
+
+
+async def settings_of(session: AsyncSession, project_id: int) -> MessageSettings:
+    """One project's settings (the defaults when it never saved any)."""
+    return _view(await session.get(ProjectSettings, project_id))
+
+
+def missing_mail_settings(
+    s: MessageSettings,
+    *,
+    channel_from_email: str | None,
+    channel_from_name: str | None,
+    channel_reply_to: str | None,
+) -> list[str]:
+    """The mandatory mail settings (seed 003) still empty once a channel's own
+    ``fromEmail``, ``fromName`` and ``replyTo`` override the project's.
+
+    Returns their API names, in the order "fromAddress", "fromName", "replyTo"; an empty
+    list means mail can be sent.
+    """
+    effective = {
+        "fromAddress": channel_from_email or s.from_address,
+        "fromName": channel_from_name or s.from_name,
+        "replyTo": channel_reply_to or s.reply_to,
+    }
+    return [name for name, value in effective.items() if not value]
+
+
+def _checked(changes: MailChanges, current: MessageSettings) -> MessageSettings:
+    updated = current
+    if not isinstance(changes.from_address, Unset):
+        updated = replace(updated, from_address=_address("fromAddress", changes.from_address))
+    if not isinstance(changes.from_name, Unset):
+        updated = replace(
+            updated, from_name=clean_line("fromName", changes.from_name, FROM_NAME_MAX)
+        )
+    if not isinstance(changes.reply_to, Unset):
+        updated = replace(updated, reply_to=_address("replyTo", changes.reply_to))
+    if not isinstance(changes.signature, Unset):
+        updated = replace(
+            updated, signature=clean_text("signature", changes.signature, SIGNATURE_MAX)
+        )
+    if not isinstance(changes.allow_unregistered_recipients, Unset):
+        updated = replace(
+            updated, allow_unregistered_recipients=bool(changes.allow_unregistered_recipients)
+        )
+    return updated
+
+
+async def update_mail(
+    session: AsyncSession, clock: Clock, project_id: int, changes: MailChanges
+) -> MessageSettings:
+    """Apply a partial update of the mail settings and commit; return them all.
+
+    Raises :class:`ValidationFailed` naming the first bad field (nothing is saved then).
+    """
+    row = await session.get(ProjectSettings, project_id)
+    updated = _checked(changes, _view(row))
+    return await _save(session, clock, project_id, row, updated)
+
+
+async def update_language(
+    session: AsyncSession, clock: Clock, project_id: int, language: str | None
+) -> MessageSettings:
+    """Set the language of the project's default templates and commit.
+
+    ``None`` goes back to the default ("ru"). Raises :class:`ValidationFailed` for any
+    language but "ru" or "en".
+    """
+    row = await session.get(ProjectSettings, project_id)
+    updated = replace(_view(row), language=check_language(language))
+    return await _save(session, clock, project_id, row, updated)
+
+
+async def _save(
+    session: AsyncSession,
+    clock: Clock,
+    project_id: int,
+    row: ProjectSettings | None,
+    settings: MessageSettings,
+) -> MessageSettings:
+    if row is None:
+        row = ProjectSettings(project_id=project_id)
+        session.add(row)
+    row.language = settings.language
+    row.from_address = settings.from_address
+    row.from_name = settings.from_name
+    row.reply_to = settings.reply_to
+    row.signature = settings.signature
+    row.allow_unregistered_recipients = settings.allow_unregistered_recipients
+    row.updated_at = clock.now()
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        # A project's first save racing another: both insert the row, the primary key
+        # lets one through. Saving again would silently drop one caller's change.
+        await session.rollback()
+        raise Conflict(
+            "another request saved this project's settings at the same moment; "
+            "read them and send your change again"
+        ) from exc
+    return settings
