@@ -14,13 +14,16 @@ from nabat.api import (
     admin,
     auth,
     channels,
+    contacts,
     deliveries,
     health,
     integrations,
+    notification_types,
     rules,
     silences,
     templates,
 )
+from nabat.api import settings as settings_api
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
 from nabat.channels.outbound import Outbound
@@ -133,6 +136,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         channels,
         deliveries,
         admin,
+        settings_api,
+        notification_types,
+        contacts,
         templates,
         integrations,
         rules,
