@@ -97,11 +97,14 @@ def smtp_sink() -> Iterator[int]:
 
 
 @contextmanager
-def nabat(extra_env: dict[str, str] | None = None, *, split: bool = False) -> Iterator[str]:
+def nabat(
+    extra_env: dict[str, str] | None = None, *, split: bool = False, api_only: bool = False
+) -> Iterator[str]:
     """A fresh ``nabat serve`` (SQLite in a new data dir); yields its base URL.
 
     ``split``: the API process delivers nothing; a separate ``nabat worker`` process on the
     same SQLite database does (the two-process layout that uses both cores).
+    ``api_only``: ``nabat api`` alone, to measure accepting without delivering.
     """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="nabat-bench-") as data:
@@ -116,7 +119,7 @@ def nabat(extra_env: dict[str, str] | None = None, *, split: bool = False) -> It
         }
         if split:
             env |= {"NABAT_POLL_SECONDS": "0.05"}
-        with process(["-m", "nabat", "api" if split else "serve"], env):
+        with process(["-m", "nabat", "api" if split or api_only else "serve"], env):
             wait_port(port)
             if not split:
                 yield f"http://127.0.0.1:{port}"

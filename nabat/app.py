@@ -16,6 +16,7 @@ from nabat.api import (
     channels,
     contacts,
     deliveries,
+    events,
     health,
     integrations,
     notification_types,
@@ -135,14 +136,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         auth,
         channels,
         deliveries,
+        events,
         admin,
         settings_api,
         notification_types,
         contacts,
-        templates,
-        integrations,
         rules,
         silences,
+        integrations,
+        templates,
     ):
         app.include_router(module.router)
     return app

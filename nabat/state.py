@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -18,6 +18,9 @@ from nabat.delivery.worker import Worker
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
+from nabat.services.apikeys import KeyCache
+from nabat.services.batcher import IngestBatcher
+from nabat.services.ingest import Limits
 from nabat.settings import Settings
 
 
@@ -39,6 +42,27 @@ class AppState:
     metrics: Metrics
     write_gate: WriteGate
     worker: Worker | None = None
+    batcher: IngestBatcher = field(init=False)
+    key_cache: KeyCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key_cache = KeyCache(self.clock)
+        self.batcher = IngestBatcher(
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            limits=self.limits,
+            lease_for=self.lease_for,
+            hand_over=self.hand_over,
+        )
+
+    @property
+    def limits(self) -> Limits:
+        """The engine settings ingest needs."""
+        return Limits(
+            max_attempts=self.settings.max_attempts,
+            dedup_window_seconds=self.settings.dedup_window_seconds,
+        )
 
     def new_worker(self, name: str | None = None) -> Worker:
         """A delivery worker sharing this state's clients, metrics and keys."""

@@ -169,4 +169,6 @@ async def revoke_key(
     caller.require(Scope.APIKEYS_MANAGE)
     await apikeys.revoke_api_key(session, state.clock, caller.project_id, key_id)
     await session.commit()
+    # After the commit: a request verifying the key meanwhile must not cache it again.
+    state.key_cache.clear()
     return DeletedOut(message=f"API key {key_id} revoked")

@@ -17,8 +17,12 @@ from nabat.services.apikeys import resolve_api_key
 from nabat.state import AppState
 
 
-def get_state(request: Request) -> AppState:
-    """The running app's state."""
+async def get_state(request: Request) -> AppState:
+    """The running app's state.
+
+    Async on purpose: FastAPI runs a plain ``def`` dependency in a worker thread, a
+    costly hop for every request.
+    """
     state: AppState = request.app.state.nabat
     return state
 
@@ -81,7 +85,7 @@ async def get_principal(
     their first. A project the caller is not in answers exactly like a missing one.
     """
     token = _bearer(request)
-    key_principal = await resolve_api_key(session, state.clock, token)
+    key_principal = await resolve_api_key(session, state.clock, token, state.key_cache)
     if key_principal is not None:
         if x_project is not None:
             project = await accounts.get_project(session, x_project)

@@ -25,12 +25,12 @@ from nabat.services import events as record
 from nabat.services.accept import accept, fingerprint
 from nabat.services.access import Principal, Scope
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import IngestResult, Limits
+from nabat.services.ingest_store import Accepted
 from nabat.state import AppState
 
 router = APIRouter(tags=["events"])
 
-Shape = Callable[[IngestResult, datetime], dict[str, Any]]
+Shape = Callable[[list[Accepted], datetime], dict[str, Any]]
 
 
 def event_input(body: EventIn, origin: str = "api") -> EventInput:
@@ -51,16 +51,16 @@ def event_input(body: EventIn, origin: str = "api") -> EventInput:
     )
 
 
-def single(result: IngestResult, now: datetime) -> dict[str, Any]:
+def single(accepted: list[Accepted], now: datetime) -> dict[str, Any]:
     """The answer for one event."""
-    return {"success": True, **result.accepted[0].to_json(), "timestamp": iso(now)}
+    return {"success": True, **accepted[0].to_json(), "timestamp": iso(now)}
 
 
-def batch(result: IngestResult, now: datetime) -> dict[str, Any]:
+def batch(accepted: list[Accepted], now: datetime) -> dict[str, Any]:
     """The answer for a batch: every event's outcome, in order."""
     return {
         "success": True,
-        "events": [outcome.to_json() for outcome in result.accepted],
+        "events": [outcome.to_json() for outcome in accepted],
         "timestamp": iso(now),
     }
 
@@ -80,9 +80,15 @@ async def accept_events(
     """
     caller.require(Scope.EVENTS_WRITE)
     now = state.clock.now()
-    digest = fingerprint(await request.body())
     # Return the connection authentication used before queuing at the write gate.
     await session.rollback()
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        # No key to check against earlier answers: share a transaction with whatever
+        # other requests are being stored right now (group commit).
+        accepted = await state.batcher.submit(caller.project_id, list(items))
+        return JSONResponse(shape(accepted, now), status_code=202)
+    digest = fingerprint(await request.body())
     lease = state.lease_for(len(items))
     async with state.write_gate:
         answer = await accept(
@@ -90,11 +96,8 @@ async def accept_events(
             project_id=caller.project_id,
             items=items,
             now=now,
-            limits=Limits(
-                max_attempts=state.settings.max_attempts,
-                dedup_window_seconds=state.settings.dedup_window_seconds,
-            ),
-            idempotency_key=request.headers.get("idempotency-key"),
+            limits=state.limits,
+            idempotency_key=key,
             body_digest=digest,
             key_hours=state.settings.idempotency_hours,
             shape=lambda result: shape(result, now),

@@ -99,14 +99,14 @@ async def enqueue(
     ]
     table = cast(Table, Delivery.__table__)
     # Core insert ("insertmanyvalues"): one statement per few hundred rows, no ORM objects.
-    result = await session.execute(
-        insert(table).returning(table.c.id, table.c.public_id, sort_by_parameter_order=True),
-        rows,
-    )
+    # The ids are matched back by public id: asking for them in parameter order instead
+    # makes SQLAlchemy send one statement per row on SQLite (no ordering sentinel).
+    result = await session.execute(insert(table).returning(table.c.id, table.c.public_id), rows)
+    ids = {public_id: row_id for row_id, public_id in result}
     return [
         Claimed(
-            id=row[0],
-            public_id=row[1],
+            id=ids[str(row["public_id"])],
+            public_id=str(row["public_id"]),
             project_id=item.project_id,
             channel_id=item.channel_id,
             channel_type=item.channel_type,
@@ -117,7 +117,7 @@ async def enqueue(
             max_attempts=max_attempts,
             suppressed=item.suppressed_by is not None,
         )
-        for row, item in zip(result, items, strict=True)
+        for row, item in zip(rows, items, strict=True)
     ]
 
 

@@ -95,13 +95,17 @@ async def accept(
     result = await Ingest(session, project_id=project_id, now=now, limits=limits).run(
         items, lease=lease
     )
-    body: dict[str, Any] = shape(result)
+    body: dict[str, Any] = shape(result.accepted)
     if key is None:
         await session.commit()
         return Answer(body, False, result.queued)
-    # Expired keys of the same name are replaced, so the key can be used again later.
+    # An expired key of the same name is replaced, so the key can be used again later.
+    # Only an expired one: a live row here was committed by a concurrent request with the
+    # same key, and must make this one lose the race, not be deleted by it.
     await session.execute(
-        delete(EventKey).where(EventKey.project_id == project_id, EventKey.key == key)
+        delete(EventKey).where(
+            EventKey.project_id == project_id, EventKey.key == key, EventKey.expires_at <= now
+        )
     )
     session.add(
         EventKey(

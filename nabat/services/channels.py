@@ -18,6 +18,7 @@ from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.config_errors import config_validation_failed
+from nabat.services.routing_cache import CONTEXTS
 
 _NAME_MAX = 200
 
@@ -160,7 +161,7 @@ class ChannelService:
         await self._session.flush()
         if is_default:
             await self._make_default(row)
-        await self._commit()
+        await self._commit(project_id)
         return ChannelView(row=row, config=config)
 
     async def list(self, project_id: int) -> list[ChannelView]:
@@ -225,14 +226,14 @@ class ChannelService:
         elif changes.is_default is False:
             row.is_default = False
         row.updated_at = self._clock.now()
-        await self._commit()
+        await self._commit(project_id)
         return ChannelView(row=row, config=config)
 
     async def delete(self, project_id: int, channel_id: int) -> None:
         """Delete a channel of the project."""
         # The configuration is not read: a channel sealed with a lost key can still go.
         await self._session.delete(await self._row(project_id, channel_id))
-        await self._commit()
+        await self._commit(project_id)
 
     async def _row(self, project_id: int, channel_id: int) -> Channel:
         row = await self._session.get(Channel, channel_id) if as_id(channel_id) else None
@@ -254,7 +255,7 @@ class ChannelService:
         row.is_default = True
         await self._session.flush()
 
-    async def _commit(self) -> None:
+    async def _commit(self, project_id: int) -> None:
         try:
             await self._session.commit()
         except IntegrityError as exc:
@@ -262,3 +263,5 @@ class ChannelService:
             raise Conflict(
                 "another request changed the default channel at the same time; retry"
             ) from exc
+        # Routing caches the project's channels; the next event must see this change.
+        CONTEXTS.forget(self._session, project_id)

@@ -22,6 +22,7 @@ from nabat.services.project_settings import (
     invalid,
     settings_of,
 )
+from nabat.services.routing_cache import CONTEXTS
 
 KEY_MAX = 100
 TITLE_MAX = 200
@@ -165,6 +166,8 @@ async def update_type(
         row.enabled = changes.enabled
     row.updated_at = clock.now()
     await _commit(session, key)
+    # Ingest caches the project's types; the next event must see this change.
+    CONTEXTS.forget(session, project_id)
     language = (await settings_of(session, project_id)).language
     return _view(key, row, language)
 
@@ -226,6 +229,8 @@ async def create_type(
         )
     session.add(row)
     await _commit(session, key)
+    # Ingest caches the project's types; the next event must see this change.
+    CONTEXTS.forget(session, project_id)
     language = (await settings_of(session, project_id)).language
     return _view(key, row, language)
 
@@ -246,6 +251,7 @@ async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
         raise _not_found(key)
     await session.delete(row)
     await session.commit()
+    CONTEXTS.forget(session, project_id)
 
 
 async def _commit(session: AsyncSession, key: str) -> None:

@@ -17,6 +17,7 @@ from nabat.clock import Clock
 from nabat.errors import Conflict, ValidationFailed
 from nabat.models.template import ProjectSettings
 from nabat.services.contacts import normalise_email
+from nabat.services.routing_cache import CONTEXTS
 
 DEFAULT_LANGUAGE = "ru"
 FROM_NAME_MAX = 200
@@ -262,4 +263,6 @@ async def _save(
             "another request saved this project's settings at the same moment; "
             "read them and send your change again"
         ) from exc
+    # Ingest caches the language and recipient policy; the next event must see this.
+    CONTEXTS.forget(session, project_id)
     return settings

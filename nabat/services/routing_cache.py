@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Engine
@@ -85,3 +85,8 @@ class ProjectCache(Generic[T]):
         """Drop the project's entry after a committed change to what it caches."""
         generations = self._generations.setdefault(_engine(session), {})
         generations[project_id] = generations.get(project_id, 0) + 1
+
+
+# What ingest reads besides rules and silences: the project's notification types,
+# channels and message settings. The services that change those call ``forget``.
+CONTEXTS: ProjectCache[Any] = ProjectCache()

@@ -20,7 +20,8 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import ErrorCode, NabatError, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Accepted, Ingest, Limits
+from nabat.services.ingest import Ingest, Limits
+from nabat.services.ingest_store import Accepted
 
 STATUSES = tuple(STATUS_TYPES)
 _DEFAULT_DEDUP_WINDOW = 3600

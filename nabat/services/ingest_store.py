@@ -1,0 +1,201 @@
+"""What ingest reads and writes besides routing: events, their keys, throttle marks, and
+the answer an event was given (replayed to repeats)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.delivery.queue import Claimed
+from nabat.models.delivery import Delivery
+from nabat.models.event import Event, EventKey
+from nabat.models.routing import ThrottleMark
+
+# A throttle mark in memory: [last sent at, held back since, the event that opened it
+# (or "old" when it was read from the database)].
+Mark = list[Any]
+
+
+@dataclass
+class Accepted:
+    """What became of one event: the answer a producer gets (and a repeat gets again)."""
+
+    event_id: int
+    duplicate: bool
+    deliveries: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """The camelCase answer for this event."""
+        return {
+            "eventId": self.event_id,
+            "status": "DUPLICATE" if self.duplicate else "ACCEPTED",
+            "deliveries": self.deliveries,
+            "notes": self.notes,
+        }
+
+
+def _upsert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+
+
+async def held_keys(
+    session: AsyncSession, project_id: int, digests: Collection[str], now: datetime
+) -> dict[str, int]:
+    """Dedup keys still held, mapped to the first event's id."""
+    if not digests:
+        return {}
+    rows = await session.execute(
+        select(EventKey.key, EventKey.event_id).where(
+            EventKey.project_id == project_id,
+            EventKey.key.in_(set(digests)),
+            EventKey.expires_at > now,
+        )
+    )
+    return {key: event_id for key, event_id in rows if event_id is not None}
+
+
+async def count_repeat(session: AsyncSession, event_id: int, now: datetime) -> Accepted:
+    """Count a repeat on the first event and answer as it was answered."""
+    await session.execute(
+        update(Event)
+        .where(Event.id == event_id)
+        .values(repeats=Event.repeats + 1, last_repeat_at=now)
+    )
+    return await answer_for(session, event_id, duplicate=True)
+
+
+async def load_marks(
+    session: AsyncSession, wanted: Collection[tuple[int, str]]
+) -> dict[tuple[int, str], Mark]:
+    """Throttle marks of the (rule, group) pairs asked for."""
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(ThrottleMark.rule_id, ThrottleMark.group_key, ThrottleMark.last_sent_at).where(
+            ThrottleMark.rule_id.in_({rule_id for rule_id, _ in wanted}),
+            ThrottleMark.group_key.in_({key for _, key in wanted}),
+        )
+    )
+    return {(rule_id, key): [sent, 0, "old"] for rule_id, key, sent in rows}
+
+
+async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert event rows; their ids in the same order."""
+    if not rows:
+        return []
+    table = cast(Table, Event.__table__)
+    # Matched back by public id; see nabat.delivery.queue.enqueue for why.
+    result = await session.execute(insert(table).returning(table.c.id, table.c.public_id), rows)
+    ids = {public_id: row_id for row_id, public_id in result}
+    return [ids[str(row["public_id"])] for row in rows]
+
+
+async def store_keys(
+    session: AsyncSession,
+    project_id: int,
+    fresh: dict[str, tuple[int, datetime]],
+    now: datetime,
+) -> None:
+    """Hold dedup keys (key -> first event, expiry)."""
+    if not fresh:
+        return
+    # An expired key of the same digest is replaced: the window starts again. A live one
+    # is left alone: it was committed meanwhile by a concurrent request (another process),
+    # whose event then stands beside this one; the race costs at most one duplicate
+    # message, never a lost event.
+    await session.execute(
+        delete(EventKey).where(
+            EventKey.project_id == project_id,
+            EventKey.key.in_(fresh),
+            EventKey.expires_at <= now,
+        )
+    )
+    await session.execute(
+        _upsert(session)(EventKey).on_conflict_do_nothing(),
+        [
+            {
+                "project_id": project_id,
+                "key": key,
+                "event_id": event_id,
+                "hits": 0,
+                "expires_at": expires,
+            }
+            for key, (event_id, expires) in fresh.items()
+        ],
+    )
+
+
+async def store_marks(
+    session: AsyncSession, project_id: int, marks: dict[tuple[int, str], Mark]
+) -> None:
+    """Write throttle windows opened, and count what was held back."""
+    for (rule_id, key), (sent, held, opened_by) in marks.items():
+        if opened_by == "old":
+            if held:
+                await session.execute(
+                    update(ThrottleMark)
+                    .where(ThrottleMark.rule_id == rule_id, ThrottleMark.group_key == key)
+                    .values(held_back=ThrottleMark.held_back + held)
+                )
+            continue
+        statement = _upsert(session)(ThrottleMark).values(
+            project_id=project_id, rule_id=rule_id, group_key=key, last_sent_at=sent, held_back=held
+        )
+        # One statement, so two processes opening the same window cannot collide.
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["rule_id", "group_key"],
+                set_={"last_sent_at": sent, "held_back": held},
+            )
+        )
+
+
+def delivery_json(row: Claimed) -> dict[str, Any]:
+    """A delivery as an event's answer lists it."""
+    return {
+        "id": row.id,
+        "idempotencyId": row.public_id,
+        "channelId": row.channel_id,
+        "channelType": row.channel_type,
+        "recipient": row.recipient,
+        "status": "SUPPRESSED" if row.suppressed else "QUEUED",
+    }
+
+
+async def answer_for(session: AsyncSession, event_id: int, *, duplicate: bool) -> Accepted:
+    """The answer for a stored event, as its producer was first given it."""
+    event = await session.get(Event, event_id)
+    rows = await session.execute(
+        select(
+            Delivery.id,
+            Delivery.public_id,
+            Delivery.channel_id,
+            Delivery.channel_type,
+            Delivery.recipient,
+            Delivery.suppressed_by,
+        )
+        .where(Delivery.event_id == event_id)
+        .order_by(Delivery.id)
+    )
+    deliveries = [
+        {
+            "id": row[0],
+            "idempotencyId": row[1],
+            "channelId": row[2],
+            "channelType": row[3],
+            "recipient": row[4],
+            "status": "SUPPRESSED" if row[5] else "QUEUED",
+        }
+        for row in rows
+    ]
+    notes = list(event.notes) if event is not None else []
+    return Accepted(event_id=event_id, duplicate=duplicate, deliveries=deliveries, notes=notes)
