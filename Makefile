@@ -17,7 +17,7 @@ lint: sync
 
 test: lint
 	./scripts/ensure-postgres
-	$(UV) run --frozen pytest
+	$(UV) run --frozen pytest -n 2
 
 migrate:
 	$(UV) run --frozen --no-dev nabat migrate

@@ -21,6 +21,7 @@ from nabat.channels.email import EmailConfig
 from nabat.delivery.content import outgoing
 from nabat.delivery.queue import Claimed
 from nabat.errors import NabatError
+from nabat.models.account import Project
 from nabat.models.template import Template
 from nabat.services.project_settings import (
     MessageSettings,
@@ -37,6 +38,7 @@ class Wording:
 
     settings: MessageSettings
     templates: Sequence[Template]
+    project_name: str
 
 
 async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dict[int, Wording]:
@@ -49,7 +51,12 @@ async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dic
     templates: dict[int, list[Template]] = {project: [] for project in projects}
     for row in rows:
         templates[row.project_id].append(row)
-    return {project: Wording(settings[project], templates[project]) for project in projects}
+    found = await session.execute(select(Project.id, Project.name).where(Project.id.in_(projects)))
+    names = {project_id: name for project_id, name in found}
+    return {
+        project: Wording(settings[project], templates[project], names.get(project, ""))
+        for project in projects
+    }
 
 
 def mail_config(config: ChannelConfig, settings: MessageSettings) -> ChannelConfig:
@@ -104,6 +111,7 @@ def render(item: Claimed, wording: Wording | None) -> OutgoingMessage:
             template=template,
             signature=wording.settings.signature,
             recipient=recipient,
+            project={"name": wording.project_name},
         )
     except NabatError as exc:
         raise DeliveryError(
