@@ -105,6 +105,7 @@ class AppState:
 
     async def close(self) -> None:
         """Release network clients and database connections."""
+        await self.batcher.drain()
         await self.outbound.close()
         await self.smtp.close()
         await self.engine.dispose()

@@ -264,3 +264,23 @@ async def test_events_of_another_project_are_not_visible(
     other = {**admin_headers, "X-Nabat-Project": str(project.json()["id"])}
     expect_error(await client.get(f"{EVENTS}/{body['eventId']}", headers=other), 404, "NOT_FOUND")
     assert (await client.get(EVENTS, headers=other)).json()["total"] == 0
+
+
+async def test_concurrent_events_share_commits_and_a_bad_one_fails_alone(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    bodies = [{**EVENT, "message": f"event {n}"} for n in range(30)]
+    bodies.insert(7, {**EVENT, "severity": "LOUD"})
+    answers = await asyncio.gather(
+        *(client.post(EVENTS, json=body, headers=admin_headers) for body in bodies)
+    )
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.count(202) == 30
+    expect_error(answers[7], 422, "INVALID_SEVERITY")
+    ids = {answer.json()["eventId"] for answer in answers if answer.status_code == 202}
+    assert len(ids) == 30
+    listed = (await client.get(f"{EVENTS}?size=100", headers=admin_headers)).json()
+    assert sorted(item["message"] for item in listed["items"]) == sorted(
+        body["message"] for body in bodies if body["severity"] != "LOUD"
+    )

@@ -74,6 +74,11 @@ class IngestBatcher:
             self._runner = asyncio.create_task(self._run())
         return await future
 
+    async def drain(self) -> None:
+        """Wait until every request handed in so far is stored (at shutdown)."""
+        while self._runner is not None and not self._runner.done():
+            await asyncio.gather(self._runner, return_exceptions=True)
+
     async def _run(self) -> None:
         while self._pending:
             batch: list[_Request] = []
