@@ -116,3 +116,15 @@ def _user_principal(user: User, project_id: int, role: Role) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+async def authenticated(request: Request) -> tuple[AppState, Principal]:
+    """The app state and the caller, by a direct call instead of dependency injection
+    (for the hottest routes; the result is the same as ``CurrentPrincipal``'s)."""
+    state = await get_state(request)
+    project = request.headers.get("x-nabat-project")
+    if project is None and (known := state.key_cache.get(_bearer(request))) is not None:
+        return state, known
+    async with state.sessions() as session:
+        caller = await get_principal(request, state, session, project)
+    return state, caller

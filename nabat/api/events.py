@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.api.deps import CurrentPrincipal, SessionDep, authenticated
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event
 from nabat.routing.snapshot import iso
@@ -71,7 +71,6 @@ async def accept_events(
     *,
     caller: Principal,
     state: AppState,
-    session: Any,
     shape: Shape,
 ) -> JSONResponse:
     """Store ``items`` durably and answer 202 (or replay an Idempotency-Key's answer).
@@ -80,8 +79,6 @@ async def accept_events(
     """
     caller.require(Scope.EVENTS_WRITE)
     now = state.clock.now()
-    # Return the connection authentication used before queuing at the write gate.
-    await session.rollback()
     key = request.headers.get("idempotency-key")
     if key is None:
         # No key to check against earlier answers: share a transaction with whatever
@@ -90,7 +87,7 @@ async def accept_events(
         return JSONResponse(shape(accepted, now), status_code=202)
     digest = fingerprint(await request.body())
     lease = state.lease_for(len(items))
-    async with state.write_gate:
+    async with state.sessions() as session, state.write_gate:
         answer = await accept(
             session,
             project_id=caller.project_id,
@@ -108,29 +105,23 @@ async def accept_events(
     return JSONResponse(answer.body, status_code=202, headers=headers)
 
 
+# The two routes below authenticate by a direct call rather than through dependencies:
+# resolving them was a quarter of the cost of posting a single event.
 @router.post("/api/v1/events", status_code=202)
-async def post_event(
-    request: Request, body: EventIn, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> JSONResponse:
+async def post_event(request: Request, body: EventIn) -> JSONResponse:
     """Accept one event; it and its deliveries are stored before this answers."""
+    state, caller = await authenticated(request)
     return await accept_events(
-        request, [event_input(body)], caller=caller, state=state, session=session, shape=single
+        request, [event_input(body)], caller=caller, state=state, shape=single
     )
 
 
 @router.post("/api/v1/events/batch", status_code=202)
-async def post_events(
-    request: Request,
-    body: EventBatchIn,
-    caller: CurrentPrincipal,
-    state: StateDep,
-    session: SessionDep,
-) -> JSONResponse:
+async def post_events(request: Request, body: EventBatchIn) -> JSONResponse:
     """Accept up to 1,000 events in one transaction: all of them, or none."""
+    state, caller = await authenticated(request)
     items = [event_input(event) for event in body.events]
-    return await accept_events(
-        request, items, caller=caller, state=state, session=session, shape=batch
-    )
+    return await accept_events(request, items, caller=caller, state=state, shape=batch)
 
 
 def _out(event: Event) -> dict[str, Any]:

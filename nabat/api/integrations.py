@@ -72,9 +72,7 @@ async def alertmanager_webhook(
     """
     caller.require(Scope.EVENTS_WRITE)
     items = alertmanager.events_from(parse_json(await request.body()))
-    return await accept_events(
-        request, items, caller=caller, state=state, session=session, shape=batch
-    )
+    return await accept_events(request, items, caller=caller, state=state, shape=batch)
 
 
 # Grafana's contact point sends POST or PUT, as configured: two routes, two operations.
@@ -92,9 +90,7 @@ async def grafana_webhook(
     if check is not None:
         verify(check, request.headers, body, state.clock.now())
     items = grafana.events_from(parse_json(body))
-    return await accept_events(
-        request, items, caller=caller, state=state, session=session, shape=batch
-    )
+    return await accept_events(request, items, caller=caller, state=state, shape=batch)
 
 
 def _out(view: SignatureSettings) -> SignatureSettingsOut:

@@ -9,7 +9,7 @@ so a worker that lost its lease cannot overwrite the new owner's result.
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -24,7 +24,7 @@ _DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
 
 def new_public_id() -> str:
     """A stable, unguessable idempotency id for a delivery (no dots: Standard Webhooks)."""
-    return "dlv_" + uuid.uuid4().hex
+    return "dlv_" + os.urandom(16).hex()
 
 
 @dataclass(frozen=True)

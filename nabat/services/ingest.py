@@ -8,7 +8,7 @@ an answer given means all of it is durable, and nothing of a refused batch is ke
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -190,7 +190,7 @@ class Ingest:
     def _plan(self, item: EventInput, context: Context, forced: list[ChannelRef] | None) -> Planned:
         type_state = context.types[item.type]
         snapshot = event_snapshot(
-            public_id="evt_" + uuid.uuid4().hex,
+            public_id="evt_" + os.urandom(16).hex(),
             type_key=item.type,
             type_title=type_state.title,
             severity=item.severity,
