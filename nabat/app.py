@@ -6,8 +6,10 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from nabat import __version__
 from nabat.api import (
@@ -27,6 +29,7 @@ from nabat.api import (
 from nabat.api import settings as settings_api
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
+from nabat.api.fast_events import EventFastPath
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
@@ -73,6 +76,18 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
         metrics=Metrics(),
         write_gate=WriteGate(serialise=engine.dialect.name == "sqlite"),
     )
+
+
+class NabatAPI(FastAPI):
+    """The FastAPI app, with the event fast path outside all of its layers."""
+
+    def __init__(self, *, body_limit: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.body_limit = body_limit
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """FastAPI's stack, wrapped by :class:`EventFastPath`."""
+        return EventFastPath(super().build_middleware_stack(), self.body_limit)
 
 
 async def bootstrap_admin(state: AppState) -> None:
@@ -123,7 +138,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 await worker_task
             await state.close()
 
-    app = FastAPI(
+    app = NabatAPI(
+        body_limit=settings.max_body_bytes,
         title="Nabat",
         version=__version__,
         description="Self-hosted alert and notification service.",

@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -35,6 +36,7 @@ app.add_typer(apikey_app, name="apikey")
 # Delivery allocates many short-lived objects; with CPython's default first threshold
 # (700) the cyclic collector runs thousands of times a second under load and costs about a
 # fifth of the throughput (docs/benchmarks.md). Reference counting frees almost all of it.
+SWITCH_INTERVAL = 0.0001
 GC_THRESHOLD = 100_000
 
 
@@ -43,6 +45,9 @@ def _tune_gc() -> None:
     # of every collection.
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD, 50, 100)
+    # The database driver runs in its own thread and needs the GIL for every statement;
+    # with the default 5 ms switch interval a busy event loop keeps it waiting that long.
+    sys.setswitchinterval(SWITCH_INTERVAL)
 
 
 def _settings() -> Settings:

@@ -284,3 +284,58 @@ async def test_concurrent_events_share_commits_and_a_bad_one_fails_alone(
     assert sorted(item["message"] for item in listed["items"]) == sorted(
         body["message"] for body in bodies if body["severity"] != "LOUD"
     )
+
+
+async def api_key(client: httpx.AsyncClient, headers: dict[str, str]) -> dict[str, str]:
+    created = await client.post(
+        "/api/v1/api-keys", json={"name": "producer", "scopes": ["events:write"]}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+async def test_a_producer_key_gets_the_same_answers_on_every_request(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    # The first request verifies the key; later ones are served from the verified-key
+    # cache by the fast path (nabat.api.fast_events). Both must answer alike.
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    key = await api_key(client, admin_headers)
+    answers = [await client.post(EVENTS, json=EVENT, headers=key) for _ in range(3)]
+    assert [a.status_code for a in answers] == [202, 202, 202]
+    shapes = [sorted(a.json()) for a in answers]
+    assert shapes[0] == shapes[1] == shapes[2]
+    assert [a.json()["deliveries"][0]["status"] for a in answers] == ["QUEUED"] * 3
+    await deliver(app)
+    assert len(receiver.received) == 3
+    # Errors read the same on the fast path as anywhere else.
+    unknown = await client.post(EVENTS, json={**EVENT, "type": "nope"}, headers=key)
+    assert "nope" in expect_error(unknown, 422, "VALIDATION_ERROR")["error"]
+    bad = await client.post(EVENTS, json={**EVENT, "colour": 1}, headers=key)
+    expect_error(bad, 422, "VALIDATION_ERROR")
+    broken = await client.post(
+        EVENTS, content=b"{not json", headers={**key, "content-type": "application/json"}
+    )
+    expect_error(broken, 400, "MALFORMED_JSON")
+    huge = await client.post(EVENTS, json={**EVENT, "message": "x" * 2_000_000}, headers=key)
+    expect_error(huge, 413, "PAYLOAD_TOO_LARGE")
+    repeat = {**key, "Idempotency-Key": "k1"}
+    first = await client.post(EVENTS, json=EVENT, headers=repeat)
+    again = await client.post(EVENTS, json=EVENT, headers=repeat)
+    assert again.json() == first.json()
+
+
+async def test_a_revoked_key_is_refused_at_once(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    key = await api_key(client, admin_headers)
+    assert (await client.post(EVENTS, json=EVENT, headers=key)).status_code == 202
+    assert (await client.post(EVENTS, json=EVENT, headers=key)).status_code == 202
+    [listed] = (await client.get("/api/v1/api-keys", headers=admin_headers)).json()
+    revoked = await client.delete(f"/api/v1/api-keys/{listed['id']}", headers=admin_headers)
+    assert revoked.status_code == 200, revoked.text
+    expect_error(await client.post(EVENTS, json=EVENT, headers=key), 401, "UNAUTHORIZED")

@@ -1,0 +1,124 @@
+"""The common case of ``POST /api/v1/events``, served without the framework's layers.
+
+Producers that post one event per request send thousands a second, nearly all of them
+the same happy case: a known API key, a valid body, no ``Idempotency-Key``. For those the
+routing, dependency and exception layers of the framework cost more than storing the
+event. This middleware answers exactly that case itself — the same checks, the same
+group-committed storage, the same answer — and hands everything else (an unknown or
+uncached key, an invalid body, an idempotency key, a project header, an oversized body)
+to the regular stack unchanged, which then answers as it always does. It sits outside
+every other layer (see ``nabat.app.NabatAPI``), so it enforces the body limit itself and
+answers a storage failure in the one error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from pydantic import ValidationError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from nabat.api.errors import error_body
+from nabat.api.events import event_input, single
+from nabat.errors import ErrorCode, NabatError
+from nabat.schemas.events import EventIn
+from nabat.services.access import Scope as Right
+from nabat.state import AppState
+
+PATH = "/api/v1/events"
+log = logging.getLogger("nabat.api")
+
+
+class EventFastPath:
+    """Serve the happy case of posting one event; pass anything else on."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer a plain, valid event post from a cached API key; else defer."""
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        state: AppState = scope["app"].state.nabat
+        headers = dict(scope["headers"])
+        scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
+        caller = state.key_cache.get(token.strip()) if scheme.lower() == "bearer" else None
+        if (
+            caller is None
+            or Right.EVENTS_WRITE not in caller.scopes
+            or b"idempotency-key" in headers
+            or b"x-nabat-project" in headers
+        ):
+            await self.app(scope, receive, send)
+            return
+        messages, complete = await self._read(receive)
+        if not complete:
+            # Too big, or the client left: the regular stack answers (413) or ignores it.
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        body = b"".join(message.get("body", b"") for message in messages)
+        try:
+            event = EventIn.model_validate_json(body)
+        except ValidationError:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        now = state.clock.now()
+        try:
+            accepted = await state.batcher.submit(caller.project_id, [event_input(event)])
+        except NabatError as exc:
+            document = error_body(exc.code, exc.message, exc.details)
+            await _answer(send, exc.status_code, document, exc.headers)
+            return
+        except Exception:
+            log.exception("storing an event failed")
+            document = error_body(
+                ErrorCode.INTERNAL_ERROR, "the event could not be stored; try again"
+            )
+            await _answer(send, 500, document)
+            return
+        await _answer(send, 202, single(accepted, now))
+
+    async def _read(self, receive: Receive) -> tuple[list[Message], bool]:
+        """The body's messages, and whether they are the whole body within the limit."""
+        messages: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] == "http.disconnect":
+                return messages, False
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                return messages, False
+            if not message.get("more_body", False):
+                return messages, True
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives back what was read, then reads on."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+async def _answer(
+    send: Send, status: int, document: object, extra: dict[str, str] | None = None
+) -> None:
+    payload = json.dumps(document).encode("utf-8")
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode("ascii")),
+    ]
+    headers += [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (extra or {}).items()
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
