@@ -20,6 +20,7 @@ from nabat.app import create_app
 from nabat.db.engine import create_engine
 from nabat.db.migrate import upgrade_to_head
 from nabat.settings import Settings
+from tests.fakes.webhook import WebhookReceiver, running_receiver
 from tests.support.postgres import PostgresServer, start_postgres
 
 ADMIN_EMAIL = "admin@example.org"
@@ -138,6 +139,13 @@ async def login(http: httpx.AsyncClient, username: str, password: str) -> dict[s
     response = await http.post("/api/auth/login", json={"username": username, "password": password})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[WebhookReceiver]:
+    """A local webhook receiver on 127.0.0.1 (tests/fakes/webhook.py)."""
+    async for running in running_receiver():
+        yield running
 
 
 @pytest.fixture

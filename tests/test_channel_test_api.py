@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import login
 from tests.fakes.telegram import TOKEN, TelegramFake
-from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
+from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.errors import expect_error
 from tests.support.postgres import free_port
 
 CHANNELS = "/api/v1/notifications/channels"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
 
 
 async def create(

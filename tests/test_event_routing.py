@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,17 +10,11 @@ import pytest
 from fastapi import FastAPI
 
 from tests.conftest import ADMIN_EMAIL
-from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.fakes.webhook import WebhookReceiver
 
 EVENTS = "/api/v1/events"
 CHANNELS = "/api/v1/notifications/channels"
 RULES = "/api/v1/rules"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
 
 
 async def channel(

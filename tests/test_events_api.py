@@ -4,14 +4,14 @@ idempotent by ``Idempotency-Key`` and ``dedupKey``; the record shows what it bec
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.fakes.webhook import WebhookReceiver
+from tests.support.delivery import deliver, webhook_channel
 from tests.support.errors import expect_error
 
 EVENTS = "/api/v1/events"
@@ -34,33 +34,13 @@ EVENT = {
 }
 
 
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
-
-
-async def webhook(
-    client: httpx.AsyncClient, headers: dict[str, str], url: str, **extra: Any
-) -> int:
-    body = {"name": "hook", "type": "WEBHOOK", "configuration": {"url": url}, **extra}
-    response = await client.post(CHANNELS, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    channel_id: int = response.json()["id"]
-    return channel_id
-
-
-async def deliver(app: FastAPI) -> None:
-    await app.state.nabat.new_worker().run_until_idle()
-
-
 async def test_an_event_is_stored_with_its_deliveries_before_the_answer_then_delivered(
     client: httpx.AsyncClient,
     admin_headers: dict[str, str],
     app: FastAPI,
     receiver: WebhookReceiver,
 ) -> None:
-    channel = await webhook(client, admin_headers, receiver.url, isDefault=True)
+    channel = await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     posted = await client.post(EVENTS, json=EVENT, headers=admin_headers)
     assert posted.status_code == 202, posted.text
     body = posted.json()
@@ -110,7 +90,7 @@ async def test_a_disabled_type_is_recorded_and_its_deliveries_suppressed(
     app: FastAPI,
     receiver: WebhookReceiver,
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     switched = await client.put(
         "/api/v1/notification-types/service.down", json={"enabled": False}, headers=admin_headers
     )
@@ -134,7 +114,7 @@ async def test_a_disabled_type_is_recorded_and_its_deliveries_suppressed(
 async def test_an_idempotency_key_replays_the_first_answer(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     headers = {**admin_headers, "Idempotency-Key": "order-17-down"}
     first = await client.post(EVENTS, json=EVENT, headers=headers)
     again = await client.post(EVENTS, json=EVENT, headers=headers)
@@ -152,7 +132,7 @@ async def test_an_idempotency_key_replays_the_first_answer(
 async def test_concurrent_repeats_of_one_key_make_one_event(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     headers = {**admin_headers, "Idempotency-Key": "storm"}
     answers = await asyncio.gather(
         *(client.post(EVENTS, json=EVENT, headers=headers) for _ in range(20))
@@ -170,7 +150,7 @@ async def test_a_repeated_dedup_key_is_counted_on_the_first_not_sent_again(
     app: FastAPI,
     receiver: WebhookReceiver,
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     event = {**EVENT, "dedupKey": "billing-down"}
     first = (await client.post(EVENTS, json=event, headers=admin_headers)).json()
     second = (await client.post(EVENTS, json=event, headers=admin_headers)).json()
@@ -190,7 +170,7 @@ async def test_a_repeated_dedup_key_is_counted_on_the_first_not_sent_again(
 async def test_a_batch_repeating_a_dedup_key_stores_it_once(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     event = {**EVENT, "dedupKey": "k"}
     answer = await client.post(
         f"{EVENTS}/batch", json={"events": [event, event, EVENT]}, headers=admin_headers
@@ -232,7 +212,7 @@ async def test_bad_events_are_refused_with_what_to_fix(
 async def test_one_bad_event_in_a_batch_stores_none(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     answer = await client.post(
         f"{EVENTS}/batch",
         json={"events": [EVENT, {**EVENT, "severity": "LOUD"}]},
@@ -246,8 +226,8 @@ async def test_one_bad_event_in_a_batch_stores_none(
 async def test_forced_channels_skip_the_rules(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
-    chosen = await webhook(client, admin_headers, receiver.url + "/chosen")
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
+    chosen = await webhook_channel(client, admin_headers, receiver.url + "/chosen")
     answer = (
         await client.post(EVENTS, json={**EVENT, "channelIds": [chosen]}, headers=admin_headers)
     ).json()
@@ -257,7 +237,7 @@ async def test_forced_channels_skip_the_rules(
 async def test_events_of_another_project_are_not_visible(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     body = (await client.post(EVENTS, json=EVENT, headers=admin_headers)).json()
     project = await client.post("/api/v1/projects", json={"name": "other"}, headers=admin_headers)
     assert project.status_code == 201, project.text
@@ -269,7 +249,7 @@ async def test_events_of_another_project_are_not_visible(
 async def test_concurrent_events_share_commits_and_a_bad_one_fails_alone(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     bodies = [{**EVENT, "message": f"event {n}"} for n in range(30)]
     bodies.insert(7, {**EVENT, "severity": "LOUD"})
     answers = await asyncio.gather(
@@ -282,7 +262,7 @@ async def test_concurrent_events_share_commits_and_a_bad_one_fails_alone(
     assert len(ids) == 30
     listed = (await client.get(f"{EVENTS}?size=100", headers=admin_headers)).json()
     assert sorted(item["message"] for item in listed["items"]) == sorted(
-        body["message"] for body in bodies if body["severity"] != "LOUD"
+        str(body["message"]) for body in bodies if body["severity"] != "LOUD"
     )
 
 
@@ -302,7 +282,7 @@ async def test_a_producer_key_gets_the_same_answers_on_every_request(
 ) -> None:
     # The first request verifies the key; later ones are served from the verified-key
     # cache by the fast path (nabat.api.fast_events). Both must answer alike.
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     key = await api_key(client, admin_headers)
     answers = [await client.post(EVENTS, json=EVENT, headers=key) for _ in range(3)]
     assert [a.status_code for a in answers] == [202, 202, 202]
@@ -331,7 +311,7 @@ async def test_a_producer_key_gets_the_same_answers_on_every_request(
 async def test_a_revoked_key_is_refused_at_once(
     client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
-    await webhook(client, admin_headers, receiver.url, isDefault=True)
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     key = await api_key(client, admin_headers)
     assert (await client.post(EVENTS, json=EVENT, headers=key)).status_code == 202
     assert (await client.post(EVENTS, json=EVENT, headers=key)).status_code == 202

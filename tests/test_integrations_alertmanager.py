@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,19 +10,13 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from tests.conftest import Backend
-from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.fakes.webhook import WebhookReceiver
 from tests.fixtures import payload
 from tests.support.alerting import api_key_headers, default_webhook, deliver, received_events
 from tests.support.errors import expect_error
 
 URL = "/api/v1/integrations/alertmanager"
 AM = "alertmanager_v4.json"
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
 
 
 async def test_the_documented_payload_is_delivered_as_one_event_per_alert(

@@ -4,7 +4,6 @@ and the signature settings."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -12,7 +11,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 
 from nabat.integrations.signature import sign
-from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.fakes.webhook import WebhookReceiver
 from tests.fixtures import raw
 from tests.support.alerting import api_key_headers, default_webhook, deliver, received_events
 from tests.support.errors import expect_error
@@ -23,12 +22,6 @@ GRAFANA = "grafana_webhook.json"
 SECRET = "a long shared secret, typed into Grafana too"
 HEADER = "X-Grafana-Alerting-Signature"
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
 
 
 async def test_the_documented_payload_is_delivered_as_one_event_per_alert(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +10,7 @@ from fastapi import FastAPI
 
 from tests.conftest import login
 from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
+from tests.support.delivery import deliver, webhook_channel
 from tests.support.errors import expect_error
 
 SEND = "/api/v1/notifications/send"
@@ -26,26 +25,6 @@ SEED_NOTIFICATION = {
     "severity": "ERROR",
     "message": "Service is down",
 }
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
-
-
-async def webhook_channel(
-    client: httpx.AsyncClient, headers: dict[str, str], url: str, **extra: Any
-) -> int:
-    body = {"name": "hook", "type": "WEBHOOK", "configuration": {"url": url}, **extra}
-    response = await client.post(CHANNELS, json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    channel_id: int = response.json()["id"]
-    return channel_id
-
-
-async def deliver(app: FastAPI) -> None:
-    await app.state.nabat.new_worker().run_until_idle()
 
 
 async def test_a_sent_notification_is_stored_before_the_answer_then_delivered(

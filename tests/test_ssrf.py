@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -88,12 +87,6 @@ def test_mapped_and_nat64_forms_are_judged_by_the_address_inside() -> None:
 def test_literal_and_odd_urls_are_refused_without_a_lookup(url: str) -> None:
     with pytest.raises(BlockedDestination):
         OutboundPolicy().check_url(url)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[WebhookReceiver]:
-    async for running in running_receiver():
-        yield running
 
 
 async def _post(policy: OutboundPolicy, url: str) -> int:
