@@ -208,3 +208,68 @@ async def test_template_variables_cannot_inject_mail_headers(
         assert message["X-Evil"] is None
         assert message["Subject"].startswith("disk full")
         assert "\n" not in message["Subject"]
+
+
+async def test_seed_001_send_email_command_mails_fixed_addresses_with_fixed_wording(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    # Seed 001: the platform's automaton runs "send e-mail" (addresses, subject, body) when
+    # it enters a state. Here: a rule on the automaton's alarm with fixed addresses and an
+    # e-mail template holding the fixed subject and body.
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        channel = await client.post(
+            CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
+        )
+        settings = await client.put(
+            MAIL_SETTINGS,
+            json={"replyTo": "support@example.org", "allowUnregisteredRecipients": True},
+            headers=admin_headers,
+        )
+        assert settings.status_code == 200, settings.text
+        template = await client.post(
+            "/api/v1/templates",
+            json={
+                "name": "boiler pressure",
+                "channelKind": "email",
+                "subject": "Давление в котле превышено",
+                "text": "Объект {{ event.subject.title }}: {{ event.message }}",
+            },
+            headers=admin_headers,
+        )
+        assert template.status_code == 201, template.text
+        rule = await client.post(
+            "/api/v1/rules",
+            json={
+                "name": "automaton: send e-mail",
+                "match": {"types": ["alarm.raised"], "source": "boiler-automaton"},
+                "actions": [
+                    {
+                        "channelId": channel.json()["id"],
+                        "recipients": ["chief@plant.example", "duty@plant.example"],
+                        "templateId": template.json()["id"],
+                    }
+                ],
+            },
+            headers=admin_headers,
+        )
+        assert rule.status_code == 201, rule.text
+        event = {
+            "type": "alarm.raised",
+            "severity": "CRITICAL",
+            "source": {"name": "boiler-automaton"},
+            "subject": {"objectType": "device", "objectId": "boiler-3", "title": "Котёл 3"},
+            "message": "давление 9,1 бар",
+        }
+        posted = await client.post("/api/v1/events", json=event, headers=admin_headers)
+        assert posted.status_code == 202, posted.text
+        await app.state.nabat.new_worker().run_until_idle()
+        assert sorted(rcpt for mail in smtp.received for rcpt in mail.rcpt_tos) == [
+            "chief@plant.example",
+            "duty@plant.example",
+        ]
+        for mail in smtp.received:
+            message = mail.message()
+            assert message["Subject"] == "Давление в котле превышено"
+            body = message.get_body(("plain",))
+            assert body is not None
+            assert "Объект Котёл 3: давление 9,1 бар" in body.get_content()

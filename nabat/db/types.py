@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Dialect
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+
+class _SQLiteUTC(SQLITE_DATETIME):
+    """SQLite's DATETIME, written by one C-level call instead of its Python formatting.
+
+    The text is exactly what SQLAlchemy writes (``YYYY-MM-DD HH:MM:SS.ffffff``, always
+    six fraction digits), so stored values keep comparing correctly as text. Values
+    reach it already naive UTC (see :class:`UTCDateTime`).
+    """
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        """Format with ``isoformat``."""
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            return value.isoformat(sep=" ", timespec="microseconds")
+
+        return process
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -17,6 +38,12 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        """SQLite gets the faster writer; other databases their own DateTime."""
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SQLiteUTC())  # type: ignore[no-untyped-call]
+        return dialect.type_descriptor(DateTime(timezone=True))
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         """Normalise to UTC before storing."""
