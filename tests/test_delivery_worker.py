@@ -23,6 +23,7 @@ from nabat.delivery.worker import Worker
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.security.ssrf import OutboundPolicy
 from nabat.services.channels import ChannelChanges, ChannelService
+from nabat.services.notification_types import TypeChanges, update_type
 from nabat.settings import Settings
 from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
 
@@ -274,6 +275,29 @@ async def test_a_failing_channel_raises_one_notice_per_incident_and_one_recovery
         await worker.run_until_idle()
         kinds = [r.json()["event"]["type"] for r in admin_hook.received]
         assert kinds == ["channel.failing", "channel.recovered"]
+
+
+async def test_a_switched_off_channel_failing_type_records_the_notice_but_sends_nothing(
+    rig: Rig,
+) -> None:
+    state = rig.app.state.nabat
+    async with state.sessions() as session:
+        await update_type(
+            session, rig.clock, rig.project_id, "channel.failing", TypeChanges(enabled=False)
+        )
+    async for admin_hook in running_receiver():
+        await rig.channel(admin_hook.url, default=True)
+        failing = await rig.channel(rig.receiver.url)
+        rig.receiver.default = Scripted(401, "bad token")
+        await rig.enqueue(failing, 1)
+        await rig.worker().run_until_idle()
+        assert admin_hook.received == []
+    async with state.sessions() as session:
+        notice = await session.scalar(select(Delivery).where(Delivery.kind == "health"))
+    assert notice is not None
+    assert notice.status == DeliveryStatus.SUPPRESSED
+    assert notice.suppressed_by == "TYPE_DISABLED"
+    assert "channel.failing" in (notice.last_error or "")
 
 
 async def test_a_permanent_failure_opens_the_incident_at_once(rig: Rig) -> None:

@@ -18,6 +18,7 @@ from nabat.delivery.queue import NewDelivery
 from nabat.models.account import Membership, Role, User
 from nabat.models.channel import Channel
 from nabat.models.delivery import ChannelHealth, DeliveryKind
+from nabat.models.routing import NotificationTypeRow
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,19 @@ async def _notice(
         timestamp=now,
         metadata={"channelId": channel.id, "channelType": channel.type},
     )
-    event = {
-        "type": "channel.recovered" if recovered else "channel.failing",
-        "channelId": channel.id,
-    }
+    type_key = "channel.recovered" if recovered else "channel.failing"
+    event = {"type": type_key, "channelId": channel.id}
     content = build_content(payload, event)
+    # Like any notification type, these can be switched off: the notice is then recorded,
+    # not sent.
+    switched_off = await session.scalar(
+        select(NotificationTypeRow.id).where(
+            NotificationTypeRow.project_id == run.project_id,
+            NotificationTypeRow.key == type_key,
+            NotificationTypeRow.enabled.is_(False),
+        )
+    )
+    reason = f"the notification type {type_key!r} is switched off in this project"
     recipients: list[str | None] = [None]
     if target.type == "EMAIL":
         recipients = [email for email in await _admin_emails(session, run.project_id)] or [None]
@@ -112,6 +121,8 @@ async def _notice(
             content=content,
             recipient=recipient,
             kind=DeliveryKind.HEALTH.value,
+            suppressed_by="TYPE_DISABLED" if switched_off else None,
+            reason=reason if switched_off else None,
         )
         for recipient in recipients
     ]
