@@ -8,7 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from bench.harness import http_sink, json_call, login, nabat, percentile, wait_count
+from bench.harness import http_sink, json_call, nabat, percentile, wait_count
+from bench.scenarios import webhook_channel
 
 SINGLE_TOTAL = 20_000
 SINGLE_CLIENTS = 64
@@ -37,19 +38,7 @@ def event(n: int) -> dict[str, Any]:
 
 async def _setup(session: aiohttp.ClientSession, base: str, sink: int) -> dict[str, str]:
     """A default webhook channel to the sink, and an API key's Authorization header."""
-    headers = await login(session, base)
-    await json_call(
-        session,
-        "POST",
-        f"{base}/api/v1/notifications/channels",
-        headers=headers,
-        json={
-            "name": "sink",
-            "type": "WEBHOOK",
-            "configuration": {"url": f"http://127.0.0.1:{sink}/hook"},
-            "isDefault": True,
-        },
-    )
+    headers = await webhook_channel(session, base, sink)
     key = await json_call(
         session,
         "POST",

@@ -53,7 +53,9 @@ async def client_ceiling(
         return total / (time.perf_counter() - start)
 
 
-async def _webhook_channel(session: aiohttp.ClientSession, base: str, sink: int) -> dict[str, str]:
+async def webhook_channel(session: aiohttp.ClientSession, base: str, sink: int) -> dict[str, str]:
+    """Log in as the bench admin and make a webhook to the sink the default channel;
+    returns the admin's Authorization header."""
     headers = await login(session, base)
     await json_call(
         session,
@@ -94,7 +96,7 @@ async def nabat_webhooks(*, split: bool = False) -> dict[str, float]:
     """20,000 webhooks through the batch send API to the sink: throughput and latency."""
     with http_sink() as sink, nabat(split=split) as base:
         async with aiohttp.ClientSession() as session:
-            headers = await _webhook_channel(session, base, sink)
+            headers = await webhook_channel(session, base, sink)
             accepted: dict[int, float] = {}
             start = time.time()
             batches = iter(range(WEBHOOK_TOTAL // BATCH))
@@ -130,7 +132,7 @@ async def nabat_latency(
     """Offer ``rate`` notifications/s (batches of ``chunk``) and measure accept → arrival."""
     with http_sink() as sink, nabat() as base:
         async with aiohttp.ClientSession() as session:
-            headers = await _webhook_channel(session, base, sink)
+            headers = await webhook_channel(session, base, sink)
             accepted: dict[int, float] = {}
             batches = int(rate * seconds / chunk)
             interval = chunk / rate

@@ -13,6 +13,7 @@ class PythonBotConfig(ChannelConfig):
     """Where the bot listens."""
 
     type_name: ClassVar[str] = "PYTHON_BOT"
+    worded: ClassVar[bool] = False
 
     bot_url: HttpUrl
     timeout: Float = Field(default=10.0, gt=0, le=120)

@@ -34,6 +34,7 @@ class WebhookConfig(ChannelConfig):
     """Target URL, method, extra headers, timeout and an optional signing secret."""
 
     type_name: ClassVar[str] = "WEBHOOK"
+    worded: ClassVar[bool] = False
     destination_keys: ClassVar[tuple[str, ...]] = ("url",)
 
     url: HttpUrl

@@ -87,12 +87,24 @@ def mail_config(config: ChannelConfig, settings: MessageSettings) -> ChannelConf
     )
 
 
-def render(item: Claimed, wording: Wording | None) -> OutgoingMessage:
-    """The message for a stored delivery, rendered now when it carries an event."""
+def render(item: Claimed, wording: Wording | None, *, worded: bool = True) -> OutgoingMessage:
+    """The message for a stored delivery, rendered now when it carries an event and the
+    channel shows worded text (``worded``; a webhook posts the payload and event as they
+    are)."""
     content = item.content
     spec: dict[str, Any] | None = content.get("render")
     if spec is None or wording is None:
         return outgoing(item.public_id, item.recipient, content)
+    if not worded:
+        return OutgoingMessage(
+            delivery_id=item.public_id,
+            subject=str(content["event"].get("typeTitle", "")),
+            text=str(content["event"].get("message", "")),
+            recipient=item.recipient,
+            severity=str(content["event"].get("severity", "INFO")),
+            payload=dict(content.get("payload") or {}),
+            event=content["event"],
+        )
     event: dict[str, Any] = content["event"]
     language = wording.settings.language
     template = choose_template(

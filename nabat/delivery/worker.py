@@ -263,7 +263,7 @@ class Worker:
                 self._finish(item, released(item, started, wait))
                 return
         try:
-            message = render(item, wording)
+            message = render(item, wording, worded=type(channel.config).worded)
             config = channel.config
             if wording is not None and "render" in item.content:
                 config = mail_config(config, wording.settings)
