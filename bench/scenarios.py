@@ -213,6 +213,8 @@ async def nabat_email(total: int = EMAIL_TOTAL) -> float:
                         "encryption": "none",
                         "auth": False,
                         "fromEmail": "nabat@example.org",
+                        "fromName": "Nabat bench",
+                        "replyTo": "support@example.org",
                         "to": ["sink@example.org"],
                     },
                 },
