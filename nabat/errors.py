@@ -103,3 +103,10 @@ class TooManyRequests(NabatError):
 
     status_code = 429
     code = ErrorCode.TOO_MANY_REQUESTS
+
+
+class ChannelDisabled(NabatError):
+    """The named channel exists but is switched off."""
+
+    status_code = 409
+    code = ErrorCode.CHANNEL_DISABLED

@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 
 from nabat.models.delivery import Delivery, DeliveryAttempt
 from nabat.services.channels import ChannelService
-from nabat.services.sending import Notification, submit
+from nabat.services.ingest import Ingest, Limits
+from nabat.services.sending import Notification, notification_events
 from tests.fakes.discord import WEBHOOK_TOKEN, DiscordFake, discord_error, discord_rate_limited
 from tests.fakes.provider import FakeProvider, Reply
 from tests.fakes.slack import WEBHOOK_SECRET, SlackFake, slack_error, slack_rate_limited
@@ -68,16 +69,15 @@ async def _run(app: FastAPI, kind: str, config: dict[str, Any], count: int) -> N
         view = await ChannelService(session, state.box, state.clock).create(
             1, name=kind, type_name=kind, configuration=config
         )
-        await submit(
-            session,
-            project_id=1,
-            notifications=[
-                Notification(status="DOWN", severity="ERROR", message="m", channel_id=view.row.id)
-            ]
-            * count,
-            now=state.clock.now(),
-            max_attempts=1,
+        now = state.clock.now()
+        notification = Notification(
+            status="DOWN", severity="ERROR", message="m", channel_id=view.row.id
         )
+        items = await notification_events(session, 1, [notification] * count, now)
+        # One attempt each: every failure is recorded once, whatever its class.
+        limits = Limits(max_attempts=1, dedup_window_seconds=3600)
+        await Ingest(session, project_id=1, now=now, limits=limits).run(items)
+        await session.commit()
     await state.new_worker().run_until_idle()
 
 

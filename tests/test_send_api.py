@@ -80,6 +80,8 @@ async def test_channel_choice_by_id_type_and_default(
 ) -> None:
     none = await client.post(SEND, json=SEED_NOTIFICATION, headers=admin_headers)
     expect_error(none, 404, "CHANNEL_NOT_FOUND")
+    # Refused before anything is stored.
+    assert (await client.get("/api/v1/events", headers=admin_headers)).json()["total"] == 0
     hook = await webhook_channel(client, admin_headers, receiver.url)
     by_type = await client.post(
         SEND, json={**SEED_NOTIFICATION, "channelType": "webhook"}, headers=admin_headers
@@ -98,6 +100,9 @@ async def test_channel_choice_by_id_type_and_default(
         SEND, json={**SEED_NOTIFICATION, "channelId": hook}, headers=admin_headers
     )
     expect_error(disabled, 409, "CHANNEL_DISABLED")
+    await client.put(f"{CHANNELS}/{hook}", json={"isDefault": True}, headers=admin_headers)
+    default_off = await client.post(SEND, json=SEED_NOTIFICATION, headers=admin_headers)
+    assert "disabled" in expect_error(default_off, 409, "CHANNEL_DISABLED")["error"]
 
 
 async def test_a_batch_is_all_or_nothing(

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from nabat.models.delivery import Delivery
 from nabat.services.channels import ChannelService
-from nabat.services.sending import Notification, submit
+from nabat.services.sending import Notification, notification_events
 from tests.fakes.telegram import TOKEN, TelegramFake
 
 OLD_CHAT = -4242
@@ -28,22 +28,16 @@ async def test_an_upgraded_group_is_followed_to_its_supergroup(app: FastAPI) -> 
                     "apiBaseUrl": fake.api_base_url(),
                 },
             )
-            [queued] = await submit(
-                session,
-                project_id=1,
-                notifications=[
-                    Notification(
-                        status="DOWN", severity="ERROR", message="db down", channel_id=view.row.id
-                    )
-                ],
-                now=state.clock.now(),
-                max_attempts=5,
+            notification = Notification(
+                status="DOWN", severity="ERROR", message="db down", channel_id=view.row.id
             )
+            items = await notification_events(session, 1, [notification], state.clock.now())
+        [accepted] = await state.batcher.submit(1, items)
         await state.new_worker().run_until_idle()
         assert [sent.chat_id for sent in fake.sent] == [NEW_CHAT]
         async with state.sessions() as session:
             channel = await ChannelService(session, state.box, state.clock).get(1, view.row.id)
-            delivery = await session.get(Delivery, queued.queued[0].id)
+            delivery = await session.get(Delivery, accepted.deliveries[0]["id"])
         assert channel.config.to_storage()["chatId"] == str(NEW_CHAT)
         assert delivery is not None
         assert delivery.status == "SENT"

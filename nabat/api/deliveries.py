@@ -25,7 +25,8 @@ from nabat.schemas.deliveries import (
 )
 from nabat.services import deliveries as record
 from nabat.services.access import Principal, Scope
-from nabat.services.sending import Notification, Submitted, submit
+from nabat.services.ingest_store import Accepted
+from nabat.services.sending import Notification, notification_events
 from nabat.state import AppState
 
 router = APIRouter(tags=["delivery"])
@@ -47,29 +48,19 @@ def _notification(body: SendRequest) -> Notification:
 
 async def _queue(
     bodies: list[SendRequest], caller: Principal, state: AppState, session: AsyncSession
-) -> tuple[list[Submitted], datetime]:
+) -> tuple[list[Accepted], datetime]:
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
-    # Hand the connection the authentication reads used back to the pool before queuing
-    # for the write gate: a request waiting at the gate must not hold one.
+    items = await notification_events(
+        session, caller.project_id, [_notification(body) for body in bodies], now
+    )
+    # Hand the connection back to the pool before waiting for the shared commit.
     await session.rollback()
-    lease = state.lease_for(len(bodies))
-    async with state.write_gate:
-        submitted = await submit(
-            session,
-            project_id=caller.project_id,
-            notifications=[_notification(body) for body in bodies],
-            now=now,
-            max_attempts=state.settings.max_attempts,
-            lease=lease,
-            dedup_window_seconds=state.settings.dedup_window_seconds,
-        )
-    state.hand_over([claimed for item in submitted for claimed in item.queued], lease)
-    return submitted, now
+    return await state.batcher.submit(caller.project_id, items), now
 
 
-def _summary(item: Submitted) -> str:
-    deliveries = item.accepted.deliveries
+def _summary(accepted: Accepted) -> str:
+    deliveries = accepted.deliveries
     if not deliveries:
         return "notification stored, but routing made no delivery; see notes"
     if all(d["status"] == "SUPPRESSED" for d in deliveries):
@@ -82,15 +73,15 @@ async def send(
     body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SendResponse:
     """Queue one notification; it is stored durably before this answers."""
-    [item], now = await _queue([body], caller, state, session)
-    first = item.accepted.deliveries[0] if item.accepted.deliveries else None
+    [accepted], now = await _queue([body], caller, state, session)
+    first = accepted.deliveries[0] if accepted.deliveries else None
     return SendResponse(
-        message=_summary(item),
+        message=_summary(accepted),
         delivery_id=first["id"] if first else None,
         idempotency_id=first["idempotencyId"] if first else None,
-        event_id=item.accepted.event_id,
-        deliveries=item.accepted.deliveries,
-        notes=item.accepted.notes,
+        event_id=accepted.event_id,
+        deliveries=accepted.deliveries,
+        notes=accepted.notes,
         timestamp=now,
     )
 
@@ -100,14 +91,11 @@ async def send_batch(
     body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SendBatchResponse:
     """Queue up to 1,000 notifications in one transaction: all of them, or none."""
-    submitted, now = await _queue(body.notifications, caller, state, session)
+    outcomes, now = await _queue(body.notifications, caller, state, session)
     return SendBatchResponse(
-        message=f"{len(submitted)} notifications queued",
-        delivery_ids=[
-            item.accepted.deliveries[0]["id"] if item.accepted.deliveries else None
-            for item in submitted
-        ],
-        event_ids=[item.accepted.event_id for item in submitted],
+        message=f"{len(outcomes)} notifications queued",
+        delivery_ids=[item.deliveries[0]["id"] if item.deliveries else None for item in outcomes],
+        event_ids=[item.event_id for item in outcomes],
         timestamp=now,
     )
 

@@ -18,7 +18,9 @@ MAX_LABELS = 64
 class EventInput:
     """One event to route. ``payload`` is seed 002's webhook payload when the send API
     made the event (receivers then get it exactly as before); ``lenient`` lets recipients
-    that cannot be addressed fall back to the channel's own destination (send API)."""
+    that cannot be addressed fall back to the channel's own destination (send API);
+    ``require_route`` refuses the event when nothing can take it (send API) instead of
+    keeping it with a ``NO_ROUTE`` note."""
 
     type: str
     severity: str = "INFO"
@@ -34,6 +36,7 @@ class EventInput:
     origin: str = "api"
     payload: Mapping[str, Any] | None = None
     lenient: bool = False
+    require_route: bool = False
 
 
 def _fail(where: str, message: str, code: ErrorCode | None = None) -> ValidationFailed:
@@ -80,4 +83,5 @@ def checked(item: EventInput, where: str, known_types: Mapping[str, Any]) -> Eve
         origin=item.origin,
         payload=item.payload,
         lenient=item.lenient,
+        require_route=item.require_route,
     )

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.delivery.content import seed_payload
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
-from nabat.errors import ErrorCode, NotFound
+from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
 from nabat.routing.matchers import event_values
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
@@ -80,6 +80,18 @@ def _forced(item: EventInput, context: Context, where: str) -> list[ChannelRef] 
     return forced
 
 
+def _unroutable(notes: list[dict[str, Any]], where: str) -> NabatError:
+    """Seed 002's answer when nothing can take a notification: 409 or 404."""
+    for note in notes:
+        if note["code"] == "NO_ROUTE" and "disabled" in note["message"]:
+            return ChannelDisabled(f"{where}{note['message']}")
+    return NotFound(
+        f"{where}no channel given and no rule or default channel takes this notification; "
+        "pass channelId or channelType, add a rule, or set a default channel",
+        code=ErrorCode.CHANNEL_NOT_FOUND,
+    )
+
+
 @dataclass
 class Planned:
     item: EventInput
@@ -123,7 +135,10 @@ class Ingest:
         for index, raw in enumerate(items):
             where = f"{prefix}[{index}]." if many else ""
             item = checked(raw, where, self._context.types)
-            planned.append(self._plan(item, self._context, _forced(item, self._context, where)))
+            plan = self._plan(item, self._context, _forced(item, self._context, where))
+            if item.require_route and not plan.routes:
+                raise _unroutable(plan.notes, where)
+            planned.append(plan)
         return planned
 
     async def run(self, items: Sequence[EventInput], *, lease: Lease | None = None) -> IngestResult:

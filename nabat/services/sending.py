@@ -16,22 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import SEVERITIES, STATUS_TYPES
 from nabat.delivery.content import seed_payload
-from nabat.delivery.queue import Claimed, Lease
-from nabat.errors import ErrorCode, NabatError, NotFound, ValidationFailed
+from nabat.errors import ChannelDisabled, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, Limits
-from nabat.services.ingest_store import Accepted
 
 STATUSES = tuple(STATUS_TYPES)
-_DEFAULT_DEDUP_WINDOW = 3600
-
-
-class ChannelDisabled(NabatError):
-    """The named channel exists but is switched off."""
-
-    status_code = 409
-    code = ErrorCode.CHANNEL_DISABLED
 
 
 @dataclass(frozen=True)
@@ -47,14 +36,6 @@ class Notification:
     channel_id: int | None = None
     channel_type: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Submitted:
-    """What one notification became: its event, its deliveries, and the queued ones."""
-
-    accepted: Accepted
-    queued: list[Claimed]
 
 
 def _checked(notification: Notification, where: str) -> tuple[str, str]:
@@ -128,39 +109,18 @@ def _event(
             metadata=notification.metadata,
         ),
         lenient=True,
+        require_route=True,
     )
 
 
-def _unrouted(accepted: Accepted, where: str) -> None:
-    """Seed 002's answer when nothing could take the notification: 404 or 409."""
-    if accepted.deliveries:
-        return
-    for note in accepted.notes:
-        if note["code"] == "NO_ROUTE":
-            if "disabled" in note["message"]:
-                raise ChannelDisabled(f"{where}{note['message']}")
-            raise NotFound(
-                f"{where}no channel given and no rule or default channel takes this "
-                "notification; pass channelId or channelType, add a rule, or set a default "
-                "channel",
-                code=ErrorCode.CHANNEL_NOT_FOUND,
-            )
+async def notification_events(
+    session: AsyncSession, project_id: int, notifications: list[Notification], now: datetime
+) -> list[EventInput]:
+    """The events the send API's notifications stand for, checked; raises for the first bad
+    one (unknown status or severity, a forced channel missing or disabled).
 
-
-async def submit(
-    session: AsyncSession,
-    *,
-    project_id: int,
-    notifications: list[Notification],
-    now: datetime,
-    max_attempts: int,
-    lease: Lease | None = None,
-    dedup_window_seconds: int = _DEFAULT_DEDUP_WINDOW,
-) -> list[Submitted]:
-    """Route and store every notification and commit; all or nothing.
-
-    Nothing is stored unless every notification is valid and can be routed somewhere.
-    With ``lease`` the queued deliveries are stored already leased to that worker.
+    Storing them (:class:`nabat.services.ingest.Ingest`) refuses, with seed 002's 404 or
+    409, any that no channel can take; nothing of a request is stored unless all pass.
     """
     channels = list(
         await session.scalars(
@@ -173,20 +133,4 @@ async def submit(
         where = f"notifications[{index}]." if many else ""
         status, severity = _checked(notification, where)
         items.append(_event(notification, status, severity, _pick(channels, notification), now))
-    ingest = Ingest(
-        session,
-        project_id=project_id,
-        now=now,
-        limits=Limits(max_attempts=max_attempts, dedup_window_seconds=dedup_window_seconds),
-    )
-    result = await ingest.run(items, lease=lease)
-    for index, accepted in enumerate(result.accepted):
-        _unrouted(accepted, f"notifications[{index}]: " if many else "")
-    await session.commit()
-    queued: dict[int, list[Claimed]] = {}
-    by_delivery = {claimed.id: claimed for claimed in result.queued}
-    for accepted in result.accepted:
-        queued[accepted.event_id] = [
-            by_delivery[d["id"]] for d in accepted.deliveries if d["id"] in by_delivery
-        ]
-    return [Submitted(accepted, queued[accepted.event_id]) for accepted in result.accepted]
+    return items
