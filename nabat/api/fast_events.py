@@ -1,33 +1,52 @@
-"""The common case of ``POST /api/v1/events``, served without the framework's layers.
+"""The common case of ``POST /api/v1/events`` and ``/events/batch``, served without the
+framework's layers.
 
-Producers that post one event per request send thousands a second, nearly all of them
-the same happy case: a known API key, a valid body, no ``Idempotency-Key``. For those the
-routing, dependency and exception layers of the framework cost more than storing the
-event. This middleware answers exactly that case itself — the same checks, the same
-group-committed storage, the same answer — and hands everything else (an unknown or
-uncached key, an invalid body, an idempotency key, a project header, an oversized body)
-to the regular stack unchanged, which then answers as it always does. It sits outside
+Producers that post one event per request send thousands a second, and batches carry a
+thousand events each; nearly all of them are the same happy case: a known API key, a
+valid body, no ``Idempotency-Key``. For those the routing, dependency and exception
+layers of the framework cost more than storing the events. This middleware answers
+exactly that case itself — the same checks, the same group-committed storage, the same
+answer — and hands everything else (an unknown or uncached key, an invalid body, an
+idempotency key, a project header, an oversized body) to the regular stack unchanged,
+which then answers as it always does. It sits outside
 every other layer (see ``nabat.app.NabatAPI``), so it enforces the body limit itself and
 answers a storage failure in the one error shape.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable
+from typing import Any
 
+import orjson
 from pydantic import ValidationError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nabat.api.errors import error_body
-from nabat.api.events import event_input, single
+from nabat.api.events import Shape, batch, event_input, single
 from nabat.errors import ErrorCode, NabatError
-from nabat.schemas.events import EventIn
+from nabat.schemas.events import EventBatchIn, EventIn
 from nabat.services.access import Scope as Right
+from nabat.services.event_input import EventInput
 from nabat.state import AppState
 
-PATH = "/api/v1/events"
 log = logging.getLogger("nabat.api")
+
+
+def _single(body: bytes) -> list[EventInput]:
+    return [event_input(EventIn.model_validate_json(body))]
+
+
+def _batch(body: bytes) -> list[EventInput]:
+    return [event_input(event) for event in EventBatchIn.model_validate_json(body).events]
+
+
+# Path -> (the body's events, the answer's shape).
+PATHS: dict[str, tuple[Callable[[bytes], list[EventInput]], Shape]] = {
+    "/api/v1/events": (_single, single),
+    "/api/v1/events/batch": (_batch, batch),
+}
 
 
 class EventFastPath:
@@ -39,9 +58,11 @@ class EventFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer a plain, valid event post from a cached API key; else defer."""
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+        route = PATHS.get(scope["path"]) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        parse, shape = route
         state: AppState = scope["app"].state.nabat
         headers = dict(scope["headers"])
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
@@ -61,13 +82,14 @@ class EventFastPath:
             return
         body = b"".join(message.get("body", b"") for message in messages)
         try:
-            event = EventIn.model_validate_json(body)
+            items = parse(body)
         except ValidationError:
+            # The regular stack answers it, in the one error shape.
             await self.app(scope, _replay(messages, receive), send)
             return
         now = state.clock.now()
         try:
-            accepted = await state.batcher.submit(caller.project_id, [event_input(event)])
+            accepted = await state.batcher.submit(caller.project_id, items)
         except NabatError as exc:
             document = error_body(exc.code, exc.message, exc.details)
             await _answer(send, exc.status_code, document, exc.headers)
@@ -79,7 +101,7 @@ class EventFastPath:
             )
             await _answer(send, 500, document)
             return
-        await _answer(send, 202, single(accepted, now))
+        await _answer(send, 202, shape(accepted, now))
 
     async def _read(self, receive: Receive) -> tuple[list[Message], bool]:
         """The body's messages, and whether they are the whole body within the limit."""
@@ -110,9 +132,9 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 
 
 async def _answer(
-    send: Send, status: int, document: object, extra: dict[str, str] | None = None
+    send: Send, status: int, document: Any, extra: dict[str, str] | None = None
 ) -> None:
-    payload = json.dumps(document).encode("utf-8")
+    payload = orjson.dumps(document)
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode("ascii")),

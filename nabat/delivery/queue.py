@@ -9,7 +9,6 @@ so a worker that lost its lease cannot overwrite the new owner's result.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -17,6 +16,8 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.db.bulk import insert_many
+from nabat.ids import ordered_id
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 
 _DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
@@ -24,10 +25,10 @@ _DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
 
 def new_public_id() -> str:
     """A stable, unguessable idempotency id for a delivery (no dots: Standard Webhooks)."""
-    return "dlv_" + os.urandom(16).hex()
+    return ordered_id("dlv_")
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NewDelivery:
     """A delivery to put on the queue."""
 
@@ -97,15 +98,10 @@ async def enqueue(
         }
         for item in items
     ]
-    table = cast(Table, Delivery.__table__)
-    # Core insert ("insertmanyvalues"): one statement per few hundred rows, no ORM objects.
-    # The ids are matched back by public id: asking for them in parameter order instead
-    # makes SQLAlchemy send one statement per row on SQLite (no ordering sentinel).
-    result = await session.execute(insert(table).returning(table.c.id, table.c.public_id), rows)
-    ids = {public_id: row_id for row_id, public_id in result}
+    ids = await insert_many(session, cast(Table, Delivery.__table__), rows)
     return [
         Claimed(
-            id=ids[str(row["public_id"])],
+            id=row_id,
             public_id=str(row["public_id"]),
             project_id=item.project_id,
             channel_id=item.channel_id,
@@ -117,11 +113,11 @@ async def enqueue(
             max_attempts=max_attempts,
             suppressed=item.suppressed_by is not None,
         )
-        for row, item in zip(rows, items, strict=True)
+        for row_id, row, item in zip(ids, rows, items, strict=True)
     ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Claimed:
     """A leased delivery, with what the worker needs to send it."""
 

@@ -14,7 +14,7 @@ SUBJECT_KEYS = ("objectType", "objectId", "title", "status", "previousStatus")
 MAX_LABELS = 64
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class EventInput:
     """One event to route. ``payload`` is seed 002's webhook payload when the send API
     made the event (receivers then get it exactly as before); ``lenient`` lets recipients

@@ -8,7 +8,6 @@ an answer given means all of it is durable, and nothing of a refused batch is ke
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nabat.delivery.content import seed_payload
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
+from nabat.ids import ordered_id
 from nabat.routing.matchers import event_values
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
@@ -205,7 +205,7 @@ class Ingest:
     def _plan(self, item: EventInput, context: Context, forced: list[ChannelRef] | None) -> Planned:
         type_state = context.types[item.type]
         snapshot = event_snapshot(
-            public_id="evt_" + os.urandom(16).hex(),
+            public_id=ordered_id("evt_"),
             type_key=item.type,
             type_title=type_state.title,
             severity=item.severity,

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import Table, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.db.bulk import insert_many
 from nabat.delivery.queue import Claimed
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event, EventKey
@@ -92,11 +93,7 @@ async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> li
     """Insert event rows; their ids in the same order."""
     if not rows:
         return []
-    table = cast(Table, Event.__table__)
-    # Matched back by public id; see nabat.delivery.queue.enqueue for why.
-    result = await session.execute(insert(table).returning(table.c.id, table.c.public_id), rows)
-    ids = {public_id: row_id for row_id, public_id in result}
-    return [ids[str(row["public_id"])] for row in rows]
+    return await insert_many(session, cast(Table, Event.__table__), rows)
 
 
 async def store_keys(
