@@ -125,17 +125,17 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         state = await build_state(settings, clock or SystemClock())
         app.state.nabat = state
         stop = asyncio.Event()
-        worker_task: asyncio.Task[None] | None = None
+        tasks: list[asyncio.Task[None]] = []
         try:
             await bootstrap_admin(state)
             if settings.run_workers:
                 state.worker = state.new_worker()
-                worker_task = asyncio.create_task(state.worker.run(stop))
+                tasks.append(asyncio.create_task(state.worker.run(stop)))
+                tasks.append(asyncio.create_task(state.router.run(stop)))
             yield
         finally:
             stop.set()
-            if worker_task is not None:
-                await worker_task
+            await asyncio.gather(*tasks)
             await state.close()
 
     app = NabatAPI(

@@ -36,7 +36,7 @@ app.add_typer(apikey_app, name="apikey")
 # Delivery allocates many short-lived objects; with CPython's default first threshold
 # (700) the cyclic collector runs thousands of times a second under load and costs about a
 # fifth of the throughput (docs/benchmarks.md). Reference counting frees almost all of it.
-SWITCH_INTERVAL = 0.0001
+SWITCH_INTERVAL = 0.001
 GC_THRESHOLD = 100_000
 
 
@@ -47,6 +47,8 @@ def _tune_gc() -> None:
     gc.set_threshold(GC_THRESHOLD, 50, 100)
     # The database driver runs in its own thread and needs the GIL for every statement;
     # with the default 5 ms switch interval a busy event loop keeps it waiting that long.
+    # Much shorter (0.1 ms was tried) spends the event loop's time handing the GIL over:
+    # 1 ms served both single events and batches best (docs/benchmarks.md).
     sys.setswitchinterval(SWITCH_INTERVAL)
 
 
@@ -104,8 +106,9 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        state.worker = state.new_worker()
         try:
-            await state.new_worker().run(stop)
+            await asyncio.gather(state.worker.run(stop), state.router.run(stop))
         finally:
             await state.close()
 

@@ -40,3 +40,12 @@ os.register_at_fork(after_in_child=_pool.refill)
 def ordered_id(prefix: str) -> str:
     """``prefix`` + 12 hex digits of milliseconds since the epoch + 80 random bits."""
     return f"{prefix}{time.time_ns() // 1_000_000:012x}{_pool.take().hex()}"
+
+
+def ordered_ids(prefix: str, count: int) -> list[str]:
+    """``count`` ids as :func:`ordered_id` makes them, for a batch: one clock reading and
+    one read of random bytes."""
+    stamp = f"{prefix}{time.time_ns() // 1_000_000:012x}"
+    randoms = os.urandom(_RANDOM_BYTES * count).hex()
+    width = _RANDOM_BYTES * 2
+    return [stamp + randoms[at : at + width] for at in range(0, width * count, width)]

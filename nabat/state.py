@@ -20,6 +20,7 @@ from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
 from nabat.services.apikeys import KeyCache
 from nabat.services.batcher import IngestBatcher
+from nabat.services.event_router import EventRouter
 from nabat.services.ingest import Limits
 from nabat.settings import Settings
 
@@ -43,6 +44,7 @@ class AppState:
     write_gate: WriteGate
     worker: Worker | None = None
     batcher: IngestBatcher = field(init=False)
+    router: EventRouter = field(init=False)
     key_cache: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -52,6 +54,16 @@ class AppState:
             gate=self.write_gate,
             clock=self.clock,
             limits=self.limits,
+            lease_for=self.lease_for,
+            hand_over=self.hand_over,
+            stored_unrouted=self.wake_router,
+        )
+        self.router = EventRouter(
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            limits=self.limits,
+            poll_seconds=self.settings.poll_seconds,
             lease_for=self.lease_for,
             hand_over=self.hand_over,
         )
@@ -81,6 +93,11 @@ class AppState:
         """Tell the in-process worker that deliveries were queued."""
         if self.worker is not None:
             self.worker.wake()
+
+    def wake_router(self) -> None:
+        """Tell this process's router that batched events wait (a no-op where it does not
+        run: another process's router finds them at its next poll)."""
+        self.router.wake()
 
     def lease_for(self, count: int) -> Lease | None:
         """A lease to the in-process worker for ``count`` new deliveries, if it has room.

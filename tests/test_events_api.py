@@ -167,8 +167,11 @@ async def test_a_repeated_dedup_key_is_counted_on_the_first_not_sent_again(
     assert record["lastRepeatAt"] is not None
 
 
-async def test_a_batch_repeating_a_dedup_key_stores_it_once(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+async def test_a_batch_repeating_a_dedup_key_delivers_it_once(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
 ) -> None:
     await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     event = {**EVENT, "dedupKey": "k"}
@@ -177,13 +180,18 @@ async def test_a_batch_repeating_a_dedup_key_stores_it_once(
     )
     assert answer.status_code == 202, answer.text
     first, repeat, other = answer.json()["events"]
-    assert (first["status"], repeat["status"], other["status"]) == (
-        "ACCEPTED",
-        "DUPLICATE",
-        "ACCEPTED",
-    )
-    assert repeat["eventId"] == first["eventId"] != other["eventId"]
-    assert (await client.get(EVENTS, headers=admin_headers)).json()["total"] == 2
+    assert {first["status"], repeat["status"], other["status"]} == {"ACCEPTED"}
+    await deliver(app)
+    assert len(receiver.received) == 2
+    records = [
+        (await client.get(f"{EVENTS}/{e['eventId']}", headers=admin_headers)).json()
+        for e in (first, repeat, other)
+    ]
+    assert [r["routing"] for r in records] == ["ROUTED", "DUPLICATE", "ROUTED"]
+    assert records[1]["duplicateOf"] == first["eventId"]
+    assert records[1]["deliveries"] == []
+    assert records[0]["repeats"] == 1
+    assert [len(r["deliveries"]) for r in records] == [1, 0, 1]
 
 
 @pytest.mark.parametrize(

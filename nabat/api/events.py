@@ -34,25 +34,23 @@ Shape = Callable[[list[Accepted], datetime], dict[str, Any]]
 
 
 def event_input(body: EventIn, origin: str = "api") -> EventInput:
-    """The service's input for an API event."""
+    """The service's input for an API event (normalised by ``checked`` when routed)."""
+    recipients = body.get("recipients")
+    channel_ids = body.get("channelIds")
     return EventInput(
-        type=body.type,
-        severity=body.severity,
-        message=body.message,
-        source={"name": body.source.name, "url": body.source.url},
-        subject={
-            "objectType": body.subject.object_type,
-            "objectId": body.subject.object_id,
-            "title": body.subject.title,
-            "status": body.subject.status,
-            "previousStatus": body.subject.previous_status,
-        },
-        labels=body.labels,
-        data=body.data,
-        occurred_at=body.occurred_at,
-        dedup_key=body.dedup_key,
-        recipients=tuple(body.recipients) if body.recipients is not None else None,
-        channel_ids=tuple(body.channel_ids) if body.channel_ids is not None else None,
+        type=body["type"],
+        severity=body.get("severity", "INFO"),
+        message=body.get("message", ""),
+        source=body.get("source") or {},
+        subject=body.get("subject") or {},
+        labels=body.get("labels") or {},
+        data=body.get("data") or {},
+        occurred_at=body.get("occurredAt"),
+        dedup_key=body.get("dedupKey"),
+        recipients=tuple(str(r).lower() if isinstance(r, bool) else r for r in recipients)
+        if recipients is not None
+        else None,
+        channel_ids=tuple(channel_ids) if channel_ids is not None else None,
         origin=origin,
     )
 
@@ -78,10 +76,12 @@ async def accept_events(
     caller: Principal,
     state: AppState,
     shape: Shape,
+    unrouted: bool = False,
 ) -> JSONResponse:
     """Store ``items`` durably and answer 202 (or replay an Idempotency-Key's answer).
 
-    Shared by the events API and the receivers for other tools.
+    Shared by the events API and the receivers for other tools. ``unrouted``: store the
+    events for the router and answer without routing them first (batches).
     """
     caller.require(Scope.EVENTS_WRITE)
     now = state.clock.now()
@@ -89,7 +89,7 @@ async def accept_events(
     if key is None:
         # No key to check against earlier answers: share a transaction with whatever
         # other requests are being stored right now (group commit).
-        accepted = await state.batcher.submit(caller.project_id, list(items))
+        accepted = await state.batcher.submit(caller.project_id, list(items), unrouted=unrouted)
         return JSONResponse(shape(accepted, now), status_code=202)
     digest = fingerprint(await request.body())
     lease = state.lease_for(len(items))
@@ -105,8 +105,11 @@ async def accept_events(
             key_hours=state.settings.idempotency_hours,
             shape=lambda result: shape(result, now),
             lease=lease,
+            unrouted=unrouted,
         )
     state.hand_over(answer.queued, lease)
+    if unrouted and not answer.replayed:
+        state.wake_router()
     headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
     return JSONResponse(answer.body, status_code=202, headers=headers)
 
@@ -124,10 +127,13 @@ async def post_event(request: Request, body: EventIn) -> JSONResponse:
 
 @router.post("/api/v1/events/batch", status_code=202)
 async def post_events(request: Request, body: EventBatchIn) -> JSONResponse:
-    """Accept up to 1,000 events in one transaction: all of them, or none."""
+    """Accept up to 1,000 events in one transaction, all of them or none; they are routed
+    right after the answer."""
     state, caller = await authenticated(request)
-    items = [event_input(event) for event in body.events]
-    return await accept_events(request, items, caller=caller, state=state, shape=batch)
+    items = [event_input(event) for event in body["events"]]
+    return await accept_events(
+        request, items, caller=caller, state=state, shape=batch, unrouted=True
+    )
 
 
 def _out(event: Event) -> dict[str, Any]:
@@ -146,6 +152,15 @@ def _out(event: Event) -> dict[str, Any]:
         "last_repeat_at": event.last_repeat_at,
         "occurred_at": event.occurred_at,
         "received_at": event.received_at,
+        "routing": (
+            "PENDING"
+            if event.routed_at is None
+            else "DUPLICATE"
+            if event.duplicate_of is not None
+            else "ROUTED"
+        ),
+        "routed_at": event.routed_at,
+        "duplicate_of": event.duplicate_of,
     }
 
 

@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from nabat.api.errors import error_body
 from nabat.api.events import Shape, batch, event_input, single
 from nabat.errors import ErrorCode, NabatError
-from nabat.schemas.events import EventBatchIn, EventIn
+from nabat.schemas.events import EVENT, EVENT_BATCH
 from nabat.services.access import Scope as Right
 from nabat.services.event_input import EventInput
 from nabat.state import AppState
@@ -35,17 +35,17 @@ log = logging.getLogger("nabat.api")
 
 
 def _single(body: bytes) -> list[EventInput]:
-    return [event_input(EventIn.model_validate_json(body))]
+    return [event_input(EVENT.validate_json(body))]
 
 
 def _batch(body: bytes) -> list[EventInput]:
-    return [event_input(event) for event in EventBatchIn.model_validate_json(body).events]
+    return [event_input(event) for event in EVENT_BATCH.validate_json(body)["events"]]
 
 
-# Path -> (the body's events, the answer's shape).
-PATHS: dict[str, tuple[Callable[[bytes], list[EventInput]], Shape]] = {
-    "/api/v1/events": (_single, single),
-    "/api/v1/events/batch": (_batch, batch),
+# Path -> (the body's events, the answer's shape, stored for the router unrouted).
+PATHS: dict[str, tuple[Callable[[bytes], list[EventInput]], Shape, bool]] = {
+    "/api/v1/events": (_single, single, False),
+    "/api/v1/events/batch": (_batch, batch, True),
 }
 
 
@@ -62,7 +62,7 @@ class EventFastPath:
         if route is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        parse, shape = route
+        parse, shape, unrouted = route
         state: AppState = scope["app"].state.nabat
         headers = dict(scope["headers"])
         scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
@@ -89,7 +89,7 @@ class EventFastPath:
             return
         now = state.clock.now()
         try:
-            accepted = await state.batcher.submit(caller.project_id, items)
+            accepted = await state.batcher.submit(caller.project_id, items, unrouted=unrouted)
         except NabatError as exc:
             document = error_body(exc.code, exc.message, exc.details)
             await _answer(send, exc.status_code, document, exc.headers)

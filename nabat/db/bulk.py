@@ -1,29 +1,67 @@
-"""Many rows in one statement, with their new ids back in order.
+"""Many rows in few statements, with their new ids back in order.
 
 Events and deliveries arrive in thousands per transaction. SQLAlchemy's generic insert
 converts every value through its type machinery on each row, which cost more than SQLite
-spent storing the rows. Here each column's converter is looked up once per call, a value
-repeated across rows (the batch's timestamp) is converted once, and SQLite gets the rows
-in one ``executemany``. Other databases take SQLAlchemy's multi-row insert, which already
-hands them the whole batch in a few statements.
+spent storing the rows; and ``executemany`` hands the GIL back and forth with the event
+loop on every row. On SQLite the rows therefore go in as multi-row ``INSERT … VALUES``
+statements of a fixed number of rows (so SQLite's statement cache keeps them compiled),
+each stored by SQLite in one step with the GIL released. Each column's conversion is
+looked up once per call, and a value repeated across rows (the batch's timestamp) is
+converted once. Other databases take SQLAlchemy's multi-row insert, which already hands
+them the whole batch in a few statements.
+
+Converting is separate from inserting (:func:`prepare`, :func:`insert_prepared`) so that a
+caller can convert before it takes the write lock.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import Table, func, insert, select
+import orjson
+from sqlalchemy import JSON, Dialect, Table, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.db.engine import dump_json
 from nabat.db.types import UTCDateTime
 
 Converter = Callable[[Any], Any]
 
+# Rows per statement. SQLite (3.32+) binds at most 32,766 values per statement; a fixed
+# size lets one compiled statement serve every full chunk.
+CHUNK_ROWS = 1000
+MAX_VALUES = 32_766
 
-def _converter(table: Table, name: str, session: AsyncSession) -> Converter | None:
-    dialect = session.get_bind().dialect
+
+@dataclass
+class Prepared:
+    """Rows for one table, converted for the database when it is SQLite."""
+
+    table: Table
+    key: str
+    # Other databases: the rows as dictionaries.
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    # SQLite: the column names, and the rows' values in chunks of whole rows, flattened.
+    names: list[str] | None = None
+    chunks: list[tuple[Any, ...]] = field(default_factory=list)
+    count: int = 0
+
+
+def _json(value: Any) -> str:
+    # What SQLAlchemy's JSON type binds (None as the JSON text 'null'), one call shorter.
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:
+        return dump_json(value)
+
+
+def _converter(table: Table, name: str, dialect: Dialect) -> Converter | None:
     column_type = table.c[name].type
+    if isinstance(column_type, JSON) and not column_type.none_as_null:
+        return _json
     process: Converter | None = column_type.dialect_impl(dialect).bind_processor(dialect)
     if process is None or not isinstance(column_type, UTCDateTime):
         return process
@@ -38,38 +76,82 @@ def _converter(table: Table, name: str, session: AsyncSession) -> Converter | No
     return once
 
 
-async def insert_many(
+def prepare(
     session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, key: str = "public_id"
-) -> list[int]:
-    """Insert ``rows`` (all with the same keys) in the session's transaction; their ids.
-
-    ``key`` names a unique column the rows carry, by which other databases' ids are
-    matched back to the rows.
-    """
+) -> Prepared:
+    """Convert ``rows`` (all with the same keys) for the session's database; nothing is
+    written. ``key`` names a unique column the rows carry, by which other databases' ids
+    are matched back to the rows."""
     if not rows:
-        return []
-    if session.get_bind().dialect.name != "sqlite":
+        return Prepared(table, key)
+    names = list(rows[0])
+    return prepare_values(session, table, names, [[row[n] for n in names] for row in rows], key=key)
+
+
+def prepare_values(
+    session: AsyncSession,
+    table: Table,
+    names: list[str],
+    values: list[list[Any]],
+    *,
+    key: str = "public_id",
+) -> Prepared:
+    """:func:`prepare` for rows given as lists of values in the order of ``names`` (the
+    lists are converted in place)."""
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        return Prepared(table, key, rows=[dict(zip(names, row, strict=True)) for row in values])
+    converters = [
+        (index, convert)
+        for index, name in enumerate(names)
+        if (convert := _converter(table, name, dialect)) is not None
+    ]
+    for row in values:
+        for index, convert in converters:
+            row[index] = convert(row[index])
+    per_chunk = min(CHUNK_ROWS, MAX_VALUES // len(names))
+    chunks = [
+        tuple(chain.from_iterable(values[start : start + per_chunk]))
+        for start in range(0, len(values), per_chunk)
+    ]
+    return Prepared(table, key, names=names, chunks=chunks, count=len(values))
+
+
+async def insert_prepared(session: AsyncSession, prepared: Prepared) -> list[int]:
+    """Insert prepared rows in the session's transaction; their ids, in order."""
+    table = prepared.table
+    if prepared.names is None:
+        if not prepared.rows:
+            return []
+        key, rows = prepared.key, prepared.rows
         result = await session.execute(insert(table).returning(table.c.id, table.c[key]), rows)
         ids = {row_key: row_id for row_id, row_key in result}
         return [ids[row[key]] for row in rows]
-    names = list(rows[0])
-    converters = [(name, _converter(table, name, session)) for name in names]
-    params = [
-        tuple(
-            [row[name] if convert is None else convert(row[name]) for name, convert in converters]
-        )
-        for row in rows
-    ]
+    if not prepared.count:
+        return []
     quote = session.get_bind().dialect.identifier_preparer.quote
-    columns = ", ".join(quote(name) for name in names)
-    marks = ", ".join("?" for _ in names)
+    width = len(prepared.names)
     # Table and column names come from the models, never from input; values are bound.
-    statement = f"INSERT INTO {quote(table.name)} ({columns}) VALUES ({marks})"  # noqa: S608
+    head = (
+        f"INSERT INTO {quote(table.name)} "  # noqa: S608
+        f"({', '.join(quote(name) for name in prepared.names)}) VALUES "
+    )
+    one = "(" + ", ".join("?" * width) + ")"
     connection = await session.connection()
-    await connection.exec_driver_sql(statement, params)
+    for chunk in prepared.chunks:
+        statement = head + ", ".join([one] * (len(chunk) // width))
+        await connection.exec_driver_sql(statement, chunk)
     # SQLite gives each new row one more than the table's largest id, and this
     # transaction holds the write lock from its first insert, so the rows just written
-    # are the table's last len(rows) ids, in order.
+    # are the table's last ``count`` ids, in order.
+    count = prepared.count
     last = (await connection.execute(select(func.max(table.c.id)))).scalar()
     assert isinstance(last, int)
-    return list(range(last - len(rows) + 1, last + 1))
+    return list(range(last - count + 1, last + 1))
+
+
+async def insert_many(
+    session: AsyncSession, table: Table, rows: list[dict[str, Any]], *, key: str = "public_id"
+) -> list[int]:
+    """Insert ``rows`` (all with the same keys) in the session's transaction; their ids."""
+    return await insert_prepared(session, prepare(session, table, rows, key=key))

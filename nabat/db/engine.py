@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,20 @@ def dump_json(value: Any) -> str:
         return json.dumps(value)
 
 
+# A run of 19 digits may be an integer beyond 64 bits, which orjson would read as a float.
+_LONG_NUMBER = re.compile(r"\d{19}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+
+
+def load_json(text: str | bytes) -> Any:
+    """A JSON column's value: orjson, or the standard library where a number may be an
+    integer beyond 64 bits (orjson would round it), so every value reads back exactly."""
+    found = _LONG_NUMBER.search(text) if isinstance(text, str) else _LONG_NUMBER_BYTES.search(text)
+    if found:
+        return json.loads(text)
+    return orjson.loads(text)
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Create the engine for ``url``; SQLite's directory is created when missing."""
     parsed = make_url(url)
@@ -48,7 +63,7 @@ def create_engine(url: str) -> AsyncEngine:
             url,
             connect_args={"timeout": 30},
             json_serializer=dump_json,
-            json_deserializer=orjson.loads,
+            json_deserializer=load_json,
         )
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
@@ -58,7 +73,7 @@ def create_engine(url: str) -> AsyncEngine:
         max_overflow=20,
         pool_pre_ping=True,
         json_serializer=dump_json,
-        json_deserializer=orjson.loads,
+        json_deserializer=load_json,
     )
 
 

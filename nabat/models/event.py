@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from nabat.db.base import Base
@@ -17,13 +17,21 @@ class Event(Base):
 
     ``notes`` holds what routing could not do, each ``{"code", "message", ...}``
     (``USER_NOT_FOUND``, ``NO_ROUTE``, ...); the deliveries, suppressed ones included,
-    are rows of their own.
+    are rows of their own. ``routed_at`` is empty while a batched event waits for the
+    router; ``duplicate_of`` is the first event of a batched repeat.
     """
 
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_project_received", "project_id", "received_at"),
         Index("ix_events_project_dedup", "project_id", "dedup_key"),
+        # Only the events waiting for the router: small, and new ids append at its end.
+        Index(
+            "ix_events_pending",
+            "id",
+            sqlite_where=text("routed_at IS NULL"),
+            postgresql_where=text("routed_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -45,6 +53,8 @@ class Event(Base):
     notes: Mapped[list[Any]] = mapped_column(JSON)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    routed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    duplicate_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class EventKey(Base):

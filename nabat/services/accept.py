@@ -17,7 +17,7 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import ValidationFailed
 from nabat.models.event import EventKey
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, Limits
+from nabat.services.ingest import Ingest, IngestResult, Limits, intake, store_unrouted
 
 MAX_KEY = 200
 
@@ -79,10 +79,12 @@ async def accept(
     key_hours: int,
     shape: Any,
     lease: Lease | None = None,
+    unrouted: bool = False,
 ) -> Answer:
     """Route and store ``items`` and commit; with a key seen before, replay its answer.
 
-    ``shape`` turns the ingest result into the answer's body (single or batch form). Two
+    ``shape`` turns the ingest result into the answer's body (single or batch form);
+    ``unrouted`` stores the events for the router instead of routing them first. Two
     concurrent requests with one key store one answer: the loser of the race rolls back
     and replays the winner's.
     """
@@ -92,9 +94,12 @@ async def accept(
         if replay is not None:
             await session.commit()
             return Answer(replay, True, [])
-    result = await Ingest(session, project_id=project_id, now=now, limits=limits).run(
-        items, lease=lease
-    )
+    if unrouted:
+        prepared = await intake(session, project_id, items, now=now)
+        result = IngestResult(await store_unrouted(session, prepared), [])
+    else:
+        ingest = Ingest(session, project_id=project_id, now=now, limits=limits)
+        result = await ingest.run(items, lease=lease)
     body: dict[str, Any] = shape(result.accepted)
     if key is None:
         await session.commit()

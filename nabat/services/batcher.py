@@ -21,11 +21,12 @@ from itertools import groupby
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
+from nabat.db.bulk import Prepared
 from nabat.db.gate import WriteGate
 from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import NabatError
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, Limits, Planned
+from nabat.services.ingest import Ingest, Limits, Planned, intake, store_unrouted
 from nabat.services.ingest_store import Accepted
 
 # At most this many events per transaction: a bounded wait for the last request in it.
@@ -37,6 +38,8 @@ class _Request:
     project_id: int
     items: list[EventInput]
     future: asyncio.Future[list[Accepted]]
+    # Checked and converted already: stored for the router, not routed.
+    unrouted: Prepared | None
     planned: list[Planned] = field(default_factory=list)
 
 
@@ -52,6 +55,7 @@ class IngestBatcher:
         limits: Limits,
         lease_for: Callable[[int], Lease | None],
         hand_over: Callable[[list[Claimed], Lease | None], None],
+        stored_unrouted: Callable[[], None],
     ) -> None:
         self._sessions = sessions
         self._gate = gate
@@ -59,17 +63,27 @@ class IngestBatcher:
         self._limits = limits
         self._lease_for = lease_for
         self._hand_over = hand_over
+        self._stored_unrouted = stored_unrouted
         self._pending: list[_Request] = []
         self._runner: asyncio.Task[None] | None = None
 
-    async def submit(self, project_id: int, items: list[EventInput]) -> list[Accepted]:
+    async def submit(
+        self, project_id: int, items: list[EventInput], *, unrouted: bool = False
+    ) -> list[Accepted]:
         """Store ``items`` durably (with whatever else is waiting) and return their outcomes.
 
-        Raises the request's own NabatError when its events are invalid, or the storage
-        error when the transaction failed (then nothing of it was stored).
+        ``unrouted``: store the checked events for the router instead of routing them
+        first (batches). Raises the request's own NabatError when its events are invalid,
+        or the storage error when the transaction failed (then nothing of it was stored).
         """
+        prepared = None
+        if unrouted:
+            # Checked and converted here, outside the write lock, while earlier requests
+            # are being written.
+            async with self._sessions() as session:
+                prepared = await intake(session, project_id, items, now=self._clock.now())
         future: asyncio.Future[list[Accepted]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Request(project_id, items, future))
+        self._pending.append(_Request(project_id, items, future, prepared))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await future
@@ -101,14 +115,20 @@ class IngestBatcher:
         lease = self._lease_for(count)
         queued: list[Claimed] = []
         outcomes: list[tuple[_Request, list[Accepted]]] = []
+        unrouted = [request for request in batch if request.unrouted is not None]
         async with self._sessions() as session, self._gate:
-            ordered = sorted(batch, key=lambda r: r.project_id)
-            for project_id, group in groupby(ordered, key=lambda r: r.project_id):
-                requests = list(group)
+            for request in unrouted:
+                assert request.unrouted is not None
+                outcomes.append((request, await store_unrouted(session, request.unrouted)))
+            routed = sorted(
+                (request for request in batch if request.unrouted is None),
+                key=lambda r: r.project_id,
+            )
+            for project_id, group in groupby(routed, key=lambda r: r.project_id):
                 ingest = Ingest(session, project_id=project_id, now=now, limits=self._limits)
                 await ingest.load()
                 valid: list[_Request] = []
-                for request in requests:
+                for request in group:
                     try:
                         request.planned = ingest.prepare(request.items)
                     except NabatError as exc:
@@ -128,6 +148,8 @@ class IngestBatcher:
                     start = end
             await session.commit()
         self._hand_over(queued, lease)
+        if unrouted:
+            self._stored_unrouted()
         for request, accepted in outcomes:
             if not request.future.done():
                 request.future.set_result(accepted)

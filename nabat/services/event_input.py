@@ -10,7 +10,6 @@ from typing import Any
 from nabat.catalogue import SEVERITIES
 from nabat.errors import ErrorCode, ValidationFailed
 
-SUBJECT_KEYS = ("objectType", "objectId", "title", "status", "previousStatus")
 MAX_LABELS = 64
 
 
@@ -27,7 +26,8 @@ class EventInput:
     message: str = ""
     source: Mapping[str, Any] = field(default_factory=dict)
     subject: Mapping[str, Any] = field(default_factory=dict)
-    labels: Mapping[str, str] = field(default_factory=dict)
+    # Text once checked; as posted (text or true/false) before.
+    labels: Mapping[str, Any] = field(default_factory=dict)
     data: Mapping[str, Any] = field(default_factory=dict)
     occurred_at: datetime | None = None
     dedup_key: str | None = None
@@ -37,6 +37,20 @@ class EventInput:
     payload: Mapping[str, Any] | None = None
     lenient: bool = False
     require_route: bool = False
+
+
+def _word(value: Any) -> str:
+    """Text for a label: true/false as JSON writes them, anything else as ``str`` does."""
+    if value.__class__ is str:
+        return str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _field(value: Any) -> Any:
+    """A subject field: true/false as text, anything else as given."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def _fail(where: str, message: str, code: ErrorCode | None = None) -> ValidationFailed:
@@ -66,13 +80,20 @@ def checked(item: EventInput, where: str, known_types: Mapping[str, Any]) -> Eve
         )
     if len(item.labels) > MAX_LABELS:
         raise _fail(f"{where}labels", f"at most {MAX_LABELS} labels")
+    subject = item.subject
     return EventInput(
         type=type_key,
         severity=severity,
         message=item.message,
         source={"name": item.source.get("name"), "url": item.source.get("url")},
-        subject={key: item.subject.get(key) for key in SUBJECT_KEYS},
-        labels={str(k): str(v) for k, v in item.labels.items()},
+        subject={
+            "objectType": _field(subject.get("objectType")),
+            "objectId": _field(subject.get("objectId")),
+            "title": _field(subject.get("title")),
+            "status": _field(subject.get("status")),
+            "previousStatus": _field(subject.get("previousStatus")),
+        },
+        labels={str(k): _word(v) for k, v in item.labels.items()},
         data=dict(item.data),
         occurred_at=item.occurred_at,
         dedup_key=item.dedup_key.strip() if item.dedup_key and item.dedup_key.strip() else None,

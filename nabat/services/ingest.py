@@ -8,17 +8,21 @@ an answer given means all of it is durable, and nothing of a refused batch is ke
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.db.bulk import Prepared, insert_prepared, prepare_values
 from nabat.delivery.content import seed_payload
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
-from nabat.ids import ordered_id
+from nabat.ids import ordered_id, ordered_ids
+from nabat.models.event import Event
 from nabat.routing.matchers import event_values
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
@@ -26,17 +30,19 @@ from nabat.routing.snapshot import channel_kind, event_snapshot, iso
 from nabat.services.contacts import Person, find_people
 from nabat.services.event_input import EventInput, checked
 from nabat.services.ingest_store import (
+    EVENT_COLUMNS,
     Accepted,
     count_repeat,
     delivery_json,
     held_keys,
     insert_events,
     load_marks,
+    mark_routed,
     store_keys,
     store_marks,
 )
 from nabat.services.notification_types import TypeState
-from nabat.services.routing_context import Context, load_context
+from nabat.services.routing_context import Context, known, load_context
 
 
 @dataclass(frozen=True)
@@ -65,12 +71,14 @@ def dedup_digest(item: EventInput) -> str:
     return "dedup:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
-def _forced(item: EventInput, context: Context, where: str) -> list[ChannelRef] | None:
+def _forced(
+    item: EventInput, channels: Mapping[int, ChannelRef], where: str
+) -> list[ChannelRef] | None:
     if item.channel_ids is None:
         return None
     forced = []
     for channel_id in item.channel_ids:
-        channel = context.channels.get(channel_id)
+        channel = channels.get(channel_id)
         if channel is None:
             raise NotFound(
                 f"{where}channelIds: channel {channel_id} not found in this project",
@@ -90,6 +98,78 @@ def _unroutable(notes: list[dict[str, Any]], where: str) -> NabatError:
         "pass channelId or channelType, add a rule, or set a default channel",
         code=ErrorCode.CHANNEL_NOT_FOUND,
     )
+
+
+def event_row(
+    item: EventInput,
+    public_id: str,
+    notes: list[dict[str, Any]],
+    *,
+    project_id: int,
+    now: datetime,
+    routed: bool,
+) -> list[Any]:
+    """The row of a checked event, in the order of ``EVENT_COLUMNS``."""
+    return [
+        public_id,
+        project_id,
+        item.origin,
+        item.type,
+        item.severity,
+        item.message,
+        item.source,
+        item.subject,
+        item.labels,
+        item.data,
+        list(item.recipients) if item.recipients else None,
+        list(item.channel_ids) if item.channel_ids else None,
+        item.dedup_key,
+        0,
+        notes,
+        item.occurred_at or now,
+        now,
+        now if routed else None,
+    ]
+
+
+async def intake(
+    session: AsyncSession,
+    project_id: int,
+    items: Sequence[EventInput],
+    *,
+    now: datetime,
+    prefix: str = "events",
+) -> Prepared:
+    """Check ``items`` as routing would, and convert their rows to be stored unrouted for
+    the router (batches). Raises ValidationFailed / NotFound naming the bad one; nothing
+    is written (and no write lock is needed)."""
+    types, channels = await known(session, project_id)
+    many = len(items) > 1
+    values: list[list[Any]] = []
+    for index, (raw, public_id) in enumerate(
+        zip(items, ordered_ids("evt_", len(items)), strict=True)
+    ):
+        where = f"{prefix}[{index}]." if many else ""
+        item = checked(raw, where, types)
+        _forced(item, channels, where)
+        values.append(event_row(item, public_id, [], project_id=project_id, now=now, routed=False))
+    return prepare_values(session, cast(Table, Event.__table__), EVENT_COLUMNS, values)
+
+
+async def store_unrouted(session: AsyncSession, prepared: Prepared) -> list[Accepted]:
+    """Store rows from :func:`intake` for the router (the caller commits)."""
+    ids = await insert_prepared(session, prepared)
+    return [Accepted(event_id=event_id, duplicate=False, routed=False) for event_id in ids]
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    """A batched event as it was stored unrouted: its row, and its input read back."""
+
+    id: int
+    public_id: str
+    received_at: datetime
+    item: EventInput
 
 
 @dataclass
@@ -135,11 +215,31 @@ class Ingest:
         for index, raw in enumerate(items):
             where = f"{prefix}[{index}]." if many else ""
             item = checked(raw, where, self._context.types)
-            plan = self._plan(item, self._context, _forced(item, self._context, where))
+            plan = self._plan(item, self._context, _forced(item, self._context.channels, where))
             if item.require_route and not plan.routes:
                 raise _unroutable(plan.notes, where)
             planned.append(plan)
         return planned
+
+    async def route_stored(
+        self, events: Sequence[StoredEvent], *, lease: Lease | None = None
+    ) -> IngestResult:
+        """Route events stored unrouted, write what they become, and mark them routed.
+
+        An event that can no longer be routed as it was accepted (its type or a channel it
+        named was deleted meanwhile) is marked routed with a note saying why, never lost.
+        The caller commits.
+        """
+        planned: list[Planned] = []
+        for stored in events:
+            try:
+                item = checked(stored.item, "", self._context.types)
+                forced = _forced(item, self._context.channels, "")
+            except NabatError as exc:
+                planned.append(self._unroutable(stored, exc.message))
+                continue
+            planned.append(self._plan(item, self._context, forced, stored))
+        return await self.store(planned, lease=lease, stored=[event.id for event in events])
 
     async def run(self, items: Sequence[EventInput], *, lease: Lease | None = None) -> IngestResult:
         """Check every item (nothing is written unless all pass), route, and store.
@@ -149,9 +249,19 @@ class Ingest:
         await self.load()
         return await self.store(self.prepare(items), lease=lease)
 
-    async def store(self, planned: list[Planned], *, lease: Lease | None = None) -> IngestResult:
+    async def store(
+        self,
+        planned: list[Planned],
+        *,
+        lease: Lease | None = None,
+        stored: list[int] | None = None,
+    ) -> IngestResult:
         """Write prepared events, their deliveries, keys and marks in the caller's
-        transaction (the caller commits); outcomes come back in order."""
+        transaction (the caller commits); outcomes come back in order.
+
+        ``stored``: the events' rows exist already (ids in order); they are updated to
+        routed, a repeat marked as the duplicate of its first, instead of inserted.
+        """
         context = self._context
         digests = {plan.digest for plan in planned if plan.digest is not None}
         firsts = await held_keys(self._session, self._project_id, digests, self._now)
@@ -172,23 +282,37 @@ class Ingest:
         targets: dict[int, list[_Target]] = {}
         for position, plan in enumerate(planned):
             if plan.digest is not None and plan.digest in firsts:
-                accepted.append(await self._repeat(firsts[plan.digest]))
+                accepted.append(await self._repeat(firsts[plan.digest], answer=stored is None))
                 continue
             if plan.digest is not None:
                 firsts[plan.digest] = -1 - position  # later repeats in this batch
             fresh_events.append((position, plan))
             targets[position] = self._targets(plan, context, people, marks)
             accepted.append(Accepted(event_id=0, duplicate=False, notes=plan.notes))
-        event_ids = await insert_events(
-            self._session, [self._event_row(plan) for _, plan in fresh_events]
-        )
+        if stored is None:
+            event_ids = await insert_events(
+                self._session,
+                [
+                    event_row(
+                        plan.item,
+                        plan.snapshot["id"],
+                        plan.notes,
+                        project_id=self._project_id,
+                        now=self._now,
+                        routed=True,
+                    )
+                    for _, plan in fresh_events
+                ],
+            )
+        else:
+            event_ids = [stored[position] for position, _ in fresh_events]
         for (position, plan), event_id in zip(fresh_events, event_ids, strict=True):
             accepted[position].event_id = event_id
             deliveries.extend(
                 (position, self._delivery(plan, event_id, target, context))
                 for target in targets[position]
             )
-        self._resolve_batch_repeats(accepted)
+        await self._resolve_batch_repeats(accepted)
         await self._store_keys(planned, accepted, firsts)
         await store_marks(self._session, self._project_id, marks)
         rows = await enqueue(
@@ -200,12 +324,20 @@ class Ingest:
         )
         for (position, _), row in zip(deliveries, rows, strict=True):
             accepted[position].deliveries.append(delivery_json(row))
+        if stored is not None:
+            await mark_routed(self._session, stored, planned, accepted, self._now)
         return IngestResult(accepted, [row for row in rows if not row.suppressed])
 
-    def _plan(self, item: EventInput, context: Context, forced: list[ChannelRef] | None) -> Planned:
+    def _plan(
+        self,
+        item: EventInput,
+        context: Context,
+        forced: list[ChannelRef] | None,
+        stored: StoredEvent | None = None,
+    ) -> Planned:
         type_state = context.types[item.type]
         snapshot = event_snapshot(
-            public_id=ordered_id("evt_"),
+            public_id=stored.public_id if stored else ordered_id("evt_"),
             type_key=item.type,
             type_title=type_state.title,
             severity=item.severity,
@@ -215,7 +347,7 @@ class Ingest:
             labels=dict(item.labels),
             data=dict(item.data),
             occurred_at=item.occurred_at or self._now,
-            received_at=self._now,
+            received_at=stored.received_at if stored else self._now,
         )
         values = event_values(snapshot)
         routes, notes = routes_for(
@@ -236,40 +368,43 @@ class Ingest:
                 return timedelta(seconds=route.rule.throttle.repeat_interval)
         return timedelta(seconds=self._limits.dedup_window_seconds)
 
-    async def _repeat(self, event_id: int) -> Accepted:
-        """Count a repeat on the first event and answer as it was answered."""
+    def _unroutable(self, stored: StoredEvent, why: str) -> Planned:
+        item = stored.item
+        snapshot = event_snapshot(
+            public_id=stored.public_id,
+            type_key=item.type,
+            type_title=item.type,
+            severity=item.severity,
+            message=item.message,
+            source=dict(item.source),
+            subject=dict(item.subject),
+            labels=dict(item.labels),
+            data=dict(item.data),
+            occurred_at=item.occurred_at or stored.received_at,
+            received_at=stored.received_at,
+        )
+        note = {"code": "NO_ROUTE", "message": f"not routed: {why}"}
+        return Planned(item, snapshot, event_values(snapshot), [], [note], None)
+
+    async def _repeat(self, event_id: int, *, answer: bool) -> Accepted:
+        """Count a repeat on the first event and, for a producer waiting on it, answer
+        as the first was answered."""
         if event_id < 0:  # the first is earlier in this batch; resolved after insertion
             return Accepted(event_id=event_id, duplicate=True)
-        return await count_repeat(self._session, event_id, self._now)
+        return await count_repeat(self._session, event_id, self._now, answer=answer)
 
-    def _resolve_batch_repeats(self, accepted: list[Accepted]) -> None:
+    async def _resolve_batch_repeats(self, accepted: list[Accepted]) -> None:
+        """Point repeats of an event earlier in the batch at it, and count them on it."""
+        repeats: Counter[int] = Counter()
         for outcome in accepted:
             if outcome.duplicate and outcome.event_id < 0:
                 first = accepted[-1 - outcome.event_id]
                 outcome.event_id = first.event_id
                 outcome.deliveries = first.deliveries
                 outcome.notes = first.notes
-
-    def _event_row(self, plan: Planned) -> dict[str, Any]:
-        return {
-            "public_id": plan.snapshot["id"],
-            "project_id": self._project_id,
-            "origin": plan.item.origin,
-            "type": plan.item.type,
-            "severity": plan.item.severity,
-            "message": plan.item.message,
-            "source": plan.snapshot["source"],
-            "subject": plan.snapshot["subject"],
-            "labels": plan.snapshot["labels"],
-            "data": plan.snapshot["data"],
-            "recipients": list(plan.item.recipients) if plan.item.recipients else None,
-            "channel_ids": list(plan.item.channel_ids) if plan.item.channel_ids else None,
-            "dedup_key": plan.item.dedup_key,
-            "repeats": 0,
-            "notes": plan.notes,
-            "occurred_at": plan.item.occurred_at or self._now,
-            "received_at": self._now,
-        }
+                repeats[first.event_id] += 1
+        for event_id, count in repeats.items():
+            await count_repeat(self._session, event_id, self._now, answer=False, count=count)
 
     def _targets(
         self,

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.db.bulk import insert_many
+from nabat.db.bulk import insert_prepared, prepare_values
 from nabat.delivery.queue import Claimed
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event, EventKey
@@ -26,15 +26,22 @@ Mark = list[Any]
 
 @dataclass
 class Accepted:
-    """What became of one event: the answer a producer gets (and a repeat gets again)."""
+    """What became of one event: the answer a producer gets (and a repeat gets again).
+
+    ``routed`` is false for a batched event stored for the router: what it becomes is in
+    its record, not in the answer.
+    """
 
     event_id: int
     duplicate: bool
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     notes: list[dict[str, Any]] = field(default_factory=list)
+    routed: bool = True
 
     def to_json(self) -> dict[str, Any]:
         """The camelCase answer for this event."""
+        if not self.routed:
+            return {"eventId": self.event_id, "status": "ACCEPTED", "routing": "PENDING"}
         return {
             "eventId": self.event_id,
             "status": "DUPLICATE" if self.duplicate else "ACCEPTED",
@@ -64,14 +71,41 @@ async def held_keys(
     return {key: event_id for key, event_id in rows if event_id is not None}
 
 
-async def count_repeat(session: AsyncSession, event_id: int, now: datetime) -> Accepted:
-    """Count a repeat on the first event and answer as it was answered."""
+async def count_repeat(
+    session: AsyncSession, event_id: int, now: datetime, *, answer: bool = True, count: int = 1
+) -> Accepted:
+    """Count ``count`` repeats on the first event; with ``answer``, answer as it was
+    answered."""
     await session.execute(
         update(Event)
         .where(Event.id == event_id)
-        .values(repeats=Event.repeats + 1, last_repeat_at=now)
+        .values(repeats=Event.repeats + count, last_repeat_at=now)
     )
+    if not answer:
+        return Accepted(event_id=event_id, duplicate=True)
     return await answer_for(session, event_id, duplicate=True)
+
+
+async def mark_routed(
+    session: AsyncSession,
+    ids: list[int],
+    planned: list[Any],
+    accepted: list[Accepted],
+    now: datetime,
+) -> None:
+    """Mark stored events routed, with their notes; a repeat names its first event."""
+    await session.execute(
+        update(Event),
+        [
+            {
+                "id": event_id,
+                "routed_at": now,
+                "notes": plan.notes,
+                "duplicate_of": outcome.event_id if outcome.duplicate else None,
+            }
+            for event_id, plan, outcome in zip(ids, planned, accepted, strict=True)
+        ],
+    )
 
 
 async def load_marks(
@@ -89,11 +123,33 @@ async def load_marks(
     return {(rule_id, key): [sent, 0, "old"] for rule_id, key, sent in rows}
 
 
-async def insert_events(session: AsyncSession, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert event rows; their ids in the same order."""
-    if not rows:
-        return []
-    return await insert_many(session, cast(Table, Event.__table__), rows)
+# The columns ingest writes when it stores an event, in the order of its values.
+EVENT_COLUMNS = [
+    "public_id",
+    "project_id",
+    "origin",
+    "type",
+    "severity",
+    "message",
+    "source",
+    "subject",
+    "labels",
+    "data",
+    "recipients",
+    "channel_ids",
+    "dedup_key",
+    "repeats",
+    "notes",
+    "occurred_at",
+    "received_at",
+    "routed_at",
+]
+
+
+async def insert_events(session: AsyncSession, rows: list[list[Any]]) -> list[int]:
+    """Insert events given as values in the order of ``EVENT_COLUMNS``; their ids."""
+    table = cast(Table, Event.__table__)
+    return await insert_prepared(session, prepare_values(session, table, EVENT_COLUMNS, rows))
 
 
 async def store_keys(

@@ -56,6 +56,14 @@ async def _load_base(session: AsyncSession, project_id: int) -> _Base:
     )
 
 
+async def known(
+    session: AsyncSession, project_id: int
+) -> tuple[dict[str, TypeState], dict[int, ChannelRef]]:
+    """The project's notification types and channels (cached), to check events against."""
+    base: _Base = await CONTEXTS.get(session, project_id, lambda: _load_base(session, project_id))
+    return base.types, base.channels
+
+
 async def load_context(session: AsyncSession, project_id: int, now: datetime) -> Context:
     base: _Base = await CONTEXTS.get(session, project_id, lambda: _load_base(session, project_id))
     return Context(

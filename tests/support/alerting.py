@@ -40,7 +40,8 @@ async def default_webhook(
 
 
 async def deliver(app: FastAPI) -> None:
-    """Run a worker until nothing is due."""
+    """Route stored batched events, then run a worker until nothing is due."""
+    await app.state.nabat.router.run_until_idle()
     await app.state.nabat.new_worker().run_until_idle()
 
 

@@ -22,5 +22,7 @@ async def webhook_channel(
 
 
 async def deliver(app: FastAPI) -> None:
-    """Run a worker in burst mode until nothing is due."""
+    """Route stored batched events, then run a worker in burst mode until nothing is due
+    (what ``nabat serve`` does on its own)."""
+    await app.state.nabat.router.run_until_idle()
     await app.state.nabat.new_worker().run_until_idle()
