@@ -132,6 +132,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 state.worker = state.new_worker()
                 tasks.append(asyncio.create_task(state.worker.run(stop)))
                 tasks.append(asyncio.create_task(state.router.run(stop)))
+                tasks.append(asyncio.create_task(state.housekeeper.run(stop)))
             yield
         finally:
             stop.set()

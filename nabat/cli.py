@@ -108,7 +108,9 @@ def worker() -> None:
             loop.add_signal_handler(signum, stop.set)
         state.worker = state.new_worker()
         try:
-            await asyncio.gather(state.worker.run(stop), state.router.run(stop))
+            await asyncio.gather(
+                state.worker.run(stop), state.router.run(stop), state.housekeeper.run(stop)
+            )
         finally:
             await state.close()
 

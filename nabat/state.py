@@ -21,6 +21,7 @@ from nabat.security.ratelimit import AttemptLimiter
 from nabat.services.apikeys import KeyCache
 from nabat.services.batcher import IngestBatcher
 from nabat.services.event_router import EventRouter
+from nabat.services.housekeeping import Housekeeper
 from nabat.services.ingest import Limits
 from nabat.settings import Settings
 
@@ -45,6 +46,7 @@ class AppState:
     worker: Worker | None = None
     batcher: IngestBatcher = field(init=False)
     router: EventRouter = field(init=False)
+    housekeeper: Housekeeper = field(init=False)
     key_cache: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -66,6 +68,9 @@ class AppState:
             poll_seconds=self.settings.poll_seconds,
             lease_for=self.lease_for,
             hand_over=self.hand_over,
+        )
+        self.housekeeper = Housekeeper(
+            sessions=self.sessions, gate=self.write_gate, clock=self.clock
         )
 
     @property

@@ -1,4 +1,5 @@
-"""`nabat api` queues without delivering; a separate `nabat worker` delivers."""
+"""`nabat api` queues without delivering (and stores batches without routing them); a
+separate `nabat worker` routes and delivers."""
 
 from __future__ import annotations
 
@@ -52,7 +53,12 @@ async def test_the_api_alone_queues_and_a_worker_process_delivers(tmp_path: Path
                 await http.post(
                     "/api/v1/notifications/channels",
                     headers=headers,
-                    json={"name": "s", "type": "WEBHOOK", "configuration": {"url": sink.url}},
+                    json={
+                        "name": "s",
+                        "type": "WEBHOOK",
+                        "configuration": {"url": sink.url},
+                        "isDefault": True,
+                    },
                 )
                 sent = await http.post(
                     "/api/v1/notifications/send",
@@ -60,16 +66,29 @@ async def test_the_api_alone_queues_and_a_worker_process_delivers(tmp_path: Path
                     json={"status": "DOWN", "message": "m", "channelType": "WEBHOOK"},
                 )
                 url = f"/api/v1/notifications/deliveries/{sent.json()['deliveryId']}"
+                batch = await http.post(
+                    "/api/v1/events/batch",
+                    headers=headers,
+                    json={"events": [{"type": "service.down"}, {"type": "service.up"}]},
+                )
+                assert batch.status_code == 202, batch.text
+                events = [f"/api/v1/events/{e['eventId']}" for e in batch.json()["events"]]
                 await asyncio.sleep(1.0)
                 assert (await http.get(url, headers=headers)).json()["status"] == "QUEUED"
+                for event in events:
+                    assert (await http.get(event, headers=headers)).json()["routing"] == "PENDING"
                 assert sink.received == []
                 worker = _start("worker", env, log)
                 for _ in range(100):
-                    if (await http.get(url, headers=headers)).json()["status"] == "SENT":
+                    if len(sink.received) == 3:
                         break
                     await asyncio.sleep(0.1)
-                assert len(sink.received) == 1
+                assert len(sink.received) == 3
                 assert (await http.get(url, headers=headers)).json()["status"] == "SENT"
+                for event in events:
+                    record = (await http.get(event, headers=headers)).json()
+                    assert record["routing"] == "ROUTED"
+                    assert [d["status"] for d in record["deliveries"]] == ["SENT"]
     finally:
         for child in (api, worker):
             if child is not None:

@@ -50,8 +50,14 @@ class Prepared:
     count: int = 0
 
 
+# The JSON text of values most rows carry in some column (no notes, no recipients).
+_COMMON_JSON = {type(None): "null", dict: "{}", list: "[]"}
+
+
 def _json(value: Any) -> str:
     # What SQLAlchemy's JSON type binds (None as the JSON text 'null'), one call shorter.
+    if not value and value.__class__ in _COMMON_JSON:
+        return _COMMON_JSON[value.__class__]
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
     except TypeError:
