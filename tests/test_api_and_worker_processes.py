@@ -22,6 +22,17 @@ def _start(command: str, env: dict[str, str], log: BinaryIO) -> subprocess.Popen
     )
 
 
+async def _statuses(
+    http: httpx.AsyncClient, headers: dict[str, str], delivery: str, events: list[str]
+) -> list[str]:
+    """The delivery's status, then each event's routing and its deliveries' statuses."""
+    found = [(await http.get(delivery, headers=headers)).json()["status"]]
+    for event in events:
+        record = (await http.get(event, headers=headers)).json()
+        found += [record["routing"]] + [d["status"] for d in record["deliveries"]]
+    return found
+
+
 async def test_the_api_alone_queues_and_a_worker_process_delivers(tmp_path: Path) -> None:
     port = free_port()
     env = {
@@ -79,16 +90,14 @@ async def test_the_api_alone_queues_and_a_worker_process_delivers(tmp_path: Path
                     assert (await http.get(event, headers=headers)).json()["routing"] == "PENDING"
                 assert sink.received == []
                 worker = _start("worker", env, log)
+                done = ["SENT", "ROUTED", "SENT", "ROUTED", "SENT"]
+                # Sends are recorded shortly after they are made: wait for the record.
                 for _ in range(100):
-                    if len(sink.received) == 3:
+                    if await _statuses(http, headers, url, events) == done:
                         break
                     await asyncio.sleep(0.1)
+                assert await _statuses(http, headers, url, events) == done
                 assert len(sink.received) == 3
-                assert (await http.get(url, headers=headers)).json()["status"] == "SENT"
-                for event in events:
-                    record = (await http.get(event, headers=headers)).json()
-                    assert record["routing"] == "ROUTED"
-                    assert [d["status"] for d in record["deliveries"]] == ["SENT"]
     finally:
         for child in (api, worker):
             if child is not None:

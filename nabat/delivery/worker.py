@@ -42,6 +42,7 @@ from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.settings import Settings
+from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.delivery")
 
@@ -141,13 +142,7 @@ class Worker:
                 claimed = await self._tick()
                 if claimed:
                     continue
-                self._wake.clear()
-                waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-                await asyncio.wait(
-                    waiters, timeout=self._settings.poll_seconds, return_when="FIRST_COMPLETED"
-                )
-                for waiter in waiters:
-                    waiter.cancel()
+                await wake_or_stop(self._wake, stop, self._settings.poll_seconds)
         finally:
             self._running = False
             if self._adopting:

@@ -24,6 +24,7 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.models.event import Event
 from nabat.services.event_input import EventInput
 from nabat.services.ingest import Ingest, Limits, StoredEvent
+from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.router")
 
@@ -159,8 +160,4 @@ class EventRouter:
                     continue
             except Exception:
                 log.exception("routing stored events failed; trying again")
-            self._wake.clear()
-            waiters = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waiters, timeout=self._poll_seconds, return_when="FIRST_COMPLETED")
-            for waiter in waiters:
-                waiter.cancel()
+            await wake_or_stop(self._wake, stop, self._poll_seconds)

@@ -335,19 +335,11 @@ class Ingest:
         forced: list[ChannelRef] | None,
         stored: StoredEvent | None = None,
     ) -> Planned:
-        type_state = context.types[item.type]
-        snapshot = event_snapshot(
-            public_id=stored.public_id if stored else ordered_id("evt_"),
-            type_key=item.type,
-            type_title=type_state.title,
-            severity=item.severity,
-            message=item.message,
-            source=dict(item.source),
-            subject=dict(item.subject),
-            labels=dict(item.labels),
-            data=dict(item.data),
-            occurred_at=item.occurred_at or self._now,
-            received_at=stored.received_at if stored else self._now,
+        snapshot = self._snapshot(
+            item,
+            stored.public_id if stored else ordered_id("evt_"),
+            context.types[item.type].title,
+            stored.received_at if stored else self._now,
         )
         values = event_values(snapshot)
         routes, notes = routes_for(
@@ -368,21 +360,26 @@ class Ingest:
                 return timedelta(seconds=route.rule.throttle.repeat_interval)
         return timedelta(seconds=self._limits.dedup_window_seconds)
 
-    def _unroutable(self, stored: StoredEvent, why: str) -> Planned:
-        item = stored.item
-        snapshot = event_snapshot(
-            public_id=stored.public_id,
+    def _snapshot(
+        self, item: EventInput, public_id: str, type_title: str, received_at: datetime
+    ) -> dict[str, Any]:
+        return event_snapshot(
+            public_id=public_id,
             type_key=item.type,
-            type_title=item.type,
+            type_title=type_title,
             severity=item.severity,
             message=item.message,
             source=dict(item.source),
             subject=dict(item.subject),
             labels=dict(item.labels),
             data=dict(item.data),
-            occurred_at=item.occurred_at or stored.received_at,
-            received_at=stored.received_at,
+            occurred_at=item.occurred_at or received_at,
+            received_at=received_at,
         )
+
+    def _unroutable(self, stored: StoredEvent, why: str) -> Planned:
+        item = stored.item
+        snapshot = self._snapshot(item, stored.public_id, item.type, stored.received_at)
         note = {"code": "NO_ROUTE", "message": f"not routed: {why}"}
         return Planned(item, snapshot, event_values(snapshot), [], [note], None)
 
