@@ -181,3 +181,35 @@ async def test_serve_routes_a_batch_as_soon_as_it_is_stored(
                     break
                 await asyncio.sleep(0.01)
     assert len(receiver.received) == 3
+
+
+async def test_the_backlog_is_visible_in_the_record_and_the_metrics(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
+    other = {**EVENT, "source": {"name": "cron"}}
+    posted = await client.post(
+        f"{EVENTS}/batch", json={"events": [EVENT, other, EVENT]}, headers=admin_headers
+    )
+    assert posted.status_code == 202, posted.text
+
+    async def listed(query: str) -> Any:
+        answer = await client.get(f"{EVENTS}?{query}", headers=admin_headers)
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    assert (await listed("routing=PENDING"))["total"] == 3
+    assert "nabat_events_pending 3.0" in (await client.get("/metrics")).text
+    # The source filter counts and pages in the database, not after the page is cut.
+    page = await listed("source=uptime&size=1")
+    assert (page["total"], len(page["items"])) == (2, 1)
+
+    await deliver(app)
+    assert (await listed("routing=PENDING"))["total"] == 0
+    assert (await listed("routing=ROUTED"))["total"] == 3
+    assert "nabat_events_pending 0.0" in (await client.get("/metrics")).text
+    refused = await client.get(f"{EVENTS}?routing=LATER", headers=admin_headers)
+    assert refused.status_code == 422

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
 from nabat.errors import ValidationFailed
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
+from nabat.models.event import Event
 from nabat.schemas.deliveries import (
     AttemptOut,
     DeliveryDetail,
@@ -221,4 +222,8 @@ async def metrics(state: StateDep, session: SessionDep) -> Response:
     depth = {status: int(count) for status, count in rows}
     for status in ("QUEUED", "FAILED", "SENDING"):
         state.metrics.queue_depth.labels(status).set(depth.get(status, 0))
+    pending = await session.scalar(
+        select(func.count()).select_from(Event).where(Event.routed_at.is_(None))
+    )
+    state.metrics.events_pending.set(int(pending or 0))
     return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
@@ -29,6 +29,8 @@ from nabat.services.ingest_store import Accepted
 from nabat.state import AppState
 
 router = APIRouter(tags=["events"])
+
+Routing = Literal["PENDING", "ROUTED", "DUPLICATE"]
 
 Shape = Callable[[list[Accepted], datetime], dict[str, Any]]
 
@@ -191,12 +193,14 @@ async def list_events(
     dedup_key: Annotated[str | None, Query(alias="dedupKey")] = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    routing: Annotated[Routing | None, Query()] = None,
     page: Annotated[int, Query(ge=1)] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventPage:
-    """The project's events, newest first."""
+    """The project's events, newest first; ``routing=PENDING`` lists the batched events
+    still waiting for the router."""
     caller.require(Scope.EVENTS_READ)
-    filters = record.EventFilter(type, severity, source, dedup_key, since, until)
+    filters = record.EventFilter(type, severity, source, dedup_key, since, until, routing)
     events, total = await record.list_events(
         session, caller.project_id, filters, page=page, size=size
     )

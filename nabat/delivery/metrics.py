@@ -40,6 +40,11 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.events_pending = Gauge(
+            "nabat_events_pending",
+            "Batched events stored and waiting for the router.",
+            registry=self.registry,
+        )
 
     def attempt(self, channel: str, status: str, seconds: float, failure_class: str | None) -> None:
         """Count one attempt."""

@@ -6,13 +6,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.ids import as_id
 from nabat.errors import NotFound
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event
+
+# What each ``routing`` value of the record means, as a condition.
+_ROUTING: dict[str, Any] = {
+    "PENDING": Event.routed_at.is_(None),
+    "ROUTED": and_(Event.routed_at.is_not(None), Event.duplicate_of.is_(None)),
+    "DUPLICATE": Event.duplicate_of.is_not(None),
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,7 @@ class EventFilter:
     dedup_key: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    routing: str | None = None
 
 
 async def list_events(
@@ -42,6 +50,10 @@ async def list_events(
         conditions.append(Event.received_at >= filters.since)
     if filters.until is not None:
         conditions.append(Event.received_at < filters.until)
+    if filters.source is not None:
+        conditions.append(Event.source["name"].as_string() == filters.source)
+    if filters.routing is not None:
+        conditions.append(_ROUTING[filters.routing.upper()])
     total = await session.scalar(select(func.count()).select_from(Event).where(*conditions))
     rows = await session.scalars(
         select(Event)
@@ -50,10 +62,7 @@ async def list_events(
         .offset((page - 1) * size)
         .limit(size)
     )
-    events = list(rows)
-    if filters.source is not None:
-        events = [e for e in events if (e.source or {}).get("name") == filters.source]
-    return events, int(total or 0)
+    return list(rows), int(total or 0)
 
 
 async def get_event(
