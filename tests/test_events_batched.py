@@ -97,12 +97,36 @@ async def test_a_batched_repeat_of_a_single_event_is_counted_on_it(
     batch = (
         await client.post(f"{EVENTS}/batch", json={"events": [event]}, headers=admin_headers)
     ).json()
+    assert batch["events"] == [{"eventId": single["eventId"], "status": "DUPLICATE"}]
     await deliver(app)
     assert len(receiver.received) == 1
-    [repeat] = batch["events"]
-    record = await _record(client, admin_headers, repeat["eventId"])
-    assert (record["routing"], record["duplicateOf"]) == ("DUPLICATE", single["eventId"])
+    assert (await client.get(EVENTS, headers=admin_headers)).json()["total"] == 1
     assert (await _record(client, admin_headers, single["eventId"]))["repeats"] == 1
+
+
+async def test_a_repeat_of_an_event_still_waiting_is_found_by_the_router(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+) -> None:
+    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
+    event = {**EVENT, "dedupKey": "billing-down"}
+    body = {"events": [event]}
+    [first] = (await client.post(f"{EVENTS}/batch", json=body, headers=admin_headers)).json()[
+        "events"
+    ]
+    [later] = (await client.post(f"{EVENTS}/batch", json=body, headers=admin_headers)).json()[
+        "events"
+    ]
+    # The first was not routed yet, so its key was not held: both were stored.
+    assert first["status"] == later["status"] == "ACCEPTED"
+    await deliver(app)
+    assert len(receiver.received) == 1
+    record = await _record(client, admin_headers, later["eventId"])
+    assert (record["routing"], record["duplicateOf"]) == ("DUPLICATE", first["eventId"])
+    assert record["deliveries"] == []
+    assert (await _record(client, admin_headers, first["eventId"]))["repeats"] == 1
 
 
 async def test_an_event_whose_channel_went_away_before_routing_is_kept_with_the_reason(

@@ -95,8 +95,8 @@ async def accept(
             await session.commit()
             return Answer(replay, True, [])
     if unrouted:
-        prepared = await intake(session, project_id, items, now=now)
-        result = IngestResult(await store_unrouted(session, prepared), [])
+        checked = await intake(session, project_id, items, now=now)
+        result = IngestResult(await store_unrouted(session, checked, now), [])
     else:
         ingest = Ingest(session, project_id=project_id, now=now, limits=limits)
         result = await ingest.run(items, lease=lease)

@@ -21,12 +21,11 @@ from itertools import groupby
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
-from nabat.db.bulk import Prepared
 from nabat.db.gate import WriteGate
 from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import NabatError
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, Limits, Planned, intake, store_unrouted
+from nabat.services.ingest import Ingest, Intake, Limits, Planned, intake, store_unrouted
 from nabat.services.ingest_store import Accepted
 
 # At most this many events per transaction: a bounded wait for the last request in it.
@@ -39,7 +38,7 @@ class _Request:
     items: list[EventInput]
     future: asyncio.Future[list[Accepted]]
     # Checked and converted already: stored for the router, not routed.
-    unrouted: Prepared | None
+    unrouted: Intake | None
     planned: list[Planned] = field(default_factory=list)
 
 
@@ -119,7 +118,8 @@ class IngestBatcher:
         async with self._sessions() as session, self._gate:
             for request in unrouted:
                 assert request.unrouted is not None
-                outcomes.append((request, await store_unrouted(session, request.unrouted)))
+                stored = await store_unrouted(session, request.unrouted, now)
+                outcomes.append((request, stored))
             routed = sorted(
                 (request for request in batch if request.unrouted is None),
                 key=lambda r: r.project_id,

@@ -41,6 +41,8 @@ class Accepted:
     def to_json(self) -> dict[str, Any]:
         """The camelCase answer for this event."""
         if not self.routed:
+            if self.duplicate:  # a repeat of the event named, not stored again
+                return {"eventId": self.event_id, "status": "DUPLICATE"}
             return {"eventId": self.event_id, "status": "ACCEPTED", "routing": "PENDING"}
         return {
             "eventId": self.event_id,
