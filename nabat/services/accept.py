@@ -17,7 +17,8 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import ValidationFailed
 from nabat.models.event import EventKey
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, IngestResult, Limits, intake, store_unrouted
+from nabat.services.ingest import Ingest, IngestResult, Limits
+from nabat.services.intake import intake, store_unrouted
 
 MAX_KEY = 200
 

@@ -25,8 +25,9 @@ from nabat.db.gate import WriteGate
 from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import NabatError
 from nabat.services.event_input import EventInput
-from nabat.services.ingest import Ingest, Intake, Limits, Planned, intake, store_unrouted
+from nabat.services.ingest import Ingest, Limits, Planned
 from nabat.services.ingest_store import Accepted
+from nabat.services.intake import Intake, intake, store_unrouted
 
 # At most this many events per transaction: a bounded wait for the last request in it.
 MAX_EVENTS = 2000

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from nabat.catalogue import SEVERITIES
-from nabat.errors import ErrorCode, ValidationFailed
+from nabat.errors import ErrorCode, NotFound, ValidationFailed
+from nabat.routing.plan import ChannelRef
 
 MAX_LABELS = 64
 
@@ -106,3 +108,32 @@ def checked(item: EventInput, where: str, known_types: Mapping[str, Any]) -> Eve
         lenient=item.lenient,
         require_route=item.require_route,
     )
+
+
+def dedup_digest(item: EventInput) -> str:
+    """The dedup key of an event: its ``dedupKey`` within its type and severity.
+
+    A changed type (raised → cleared) or severity (warning → critical) is news, not a repeat.
+    """
+    assert item.dedup_key is not None
+    raw = "\x00".join((item.dedup_key, item.type, item.severity))
+    return "dedup:" + hashlib.sha256(raw.encode()).hexdigest()
+
+
+def forced_channels(
+    item: EventInput, channels: Mapping[int, ChannelRef], where: str
+) -> list[ChannelRef] | None:
+    """The channels an event names in ``channelIds`` (None: routing decides); raises
+    NotFound naming one that is not the project's."""
+    if item.channel_ids is None:
+        return None
+    forced = []
+    for channel_id in item.channel_ids:
+        channel = channels.get(channel_id)
+        if channel is None:
+            raise NotFound(
+                f"{where}channelIds: channel {channel_id} not found in this project",
+                code=ErrorCode.CHANNEL_NOT_FOUND,
+            )
+        forced.append(channel)
+    return forced

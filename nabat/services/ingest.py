@@ -2,38 +2,36 @@
 
 Everything an accepted event becomes (the event row, its deliveries — suppressed ones
 included — its keys and throttle marks) is written in the caller's one transaction, so
-an answer given means all of it is durable, and nothing of a refused batch is kept.
+an answer given means all of it is durable, and nothing of a refused batch is kept. The
+same routing serves batched events stored earlier (:mod:`nabat.services.intake`) when the
+router takes them (:meth:`Ingest.route_stored`).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.db.bulk import Prepared, insert_prepared, prepare_values
 from nabat.delivery.content import seed_payload
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
-from nabat.ids import ordered_id, ordered_ids
-from nabat.models.event import Event
+from nabat.ids import ordered_id
 from nabat.routing.matchers import event_values
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
 from nabat.routing.snapshot import channel_kind, event_snapshot, iso
 from nabat.services.contacts import Person, find_people
-from nabat.services.event_input import EventInput, checked
+from nabat.services.event_input import EventInput, checked, dedup_digest, forced_channels
 from nabat.services.ingest_store import (
-    EVENT_COLUMNS,
     Accepted,
     count_repeat,
     delivery_json,
+    event_row,
     held_keys,
     insert_events,
     load_marks,
@@ -42,7 +40,7 @@ from nabat.services.ingest_store import (
     store_marks,
 )
 from nabat.services.notification_types import TypeState
-from nabat.services.routing_context import Context, known, load_context
+from nabat.services.routing_context import Context, load_context
 
 
 @dataclass(frozen=True)
@@ -61,33 +59,6 @@ class IngestResult:
     queued: list[Claimed]
 
 
-def dedup_digest(item: EventInput) -> str:
-    """The dedup key of an event: its ``dedupKey`` within its type and severity.
-
-    A changed type (raised → cleared) or severity (warning → critical) is news, not a repeat.
-    """
-    assert item.dedup_key is not None
-    raw = "\x00".join((item.dedup_key, item.type, item.severity))
-    return "dedup:" + hashlib.sha256(raw.encode()).hexdigest()
-
-
-def _forced(
-    item: EventInput, channels: Mapping[int, ChannelRef], where: str
-) -> list[ChannelRef] | None:
-    if item.channel_ids is None:
-        return None
-    forced = []
-    for channel_id in item.channel_ids:
-        channel = channels.get(channel_id)
-        if channel is None:
-            raise NotFound(
-                f"{where}channelIds: channel {channel_id} not found in this project",
-                code=ErrorCode.CHANNEL_NOT_FOUND,
-            )
-        forced.append(channel)
-    return forced
-
-
 def _unroutable(notes: list[dict[str, Any]], where: str) -> NabatError:
     """Seed 002's answer when nothing can take a notification: 409 or 404."""
     for note in notes:
@@ -98,109 +69,6 @@ def _unroutable(notes: list[dict[str, Any]], where: str) -> NabatError:
         "pass channelId or channelType, add a rule, or set a default channel",
         code=ErrorCode.CHANNEL_NOT_FOUND,
     )
-
-
-def event_row(
-    item: EventInput,
-    public_id: str,
-    notes: list[dict[str, Any]],
-    *,
-    project_id: int,
-    now: datetime,
-    routed: bool,
-) -> list[Any]:
-    """The row of a checked event, in the order of ``EVENT_COLUMNS``."""
-    return [
-        public_id,
-        project_id,
-        item.origin,
-        item.type,
-        item.severity,
-        item.message,
-        item.source,
-        item.subject,
-        item.labels,
-        item.data,
-        list(item.recipients) if item.recipients else None,
-        list(item.channel_ids) if item.channel_ids else None,
-        item.dedup_key,
-        0,
-        notes,
-        item.occurred_at or now,
-        now,
-        now if routed else None,
-    ]
-
-
-@dataclass
-class Intake:
-    """A checked batch, ready to be stored unrouted.
-
-    ``rows`` holds the events to store. ``firsts`` has one entry per item: None for an
-    event stored as given, or the event it repeats (``dedupKey`` within its window) — an
-    event id, or ``-1 - row`` for one stored by this same batch.
-    """
-
-    rows: Prepared
-    firsts: list[int | None]
-
-
-async def intake(
-    session: AsyncSession,
-    project_id: int,
-    items: Sequence[EventInput],
-    *,
-    now: datetime,
-    prefix: str = "events",
-) -> Intake:
-    """Check ``items`` as routing would, find the ``dedupKey`` repeats that can be known
-    now (of events already routed, and within the batch), and convert the other events'
-    rows to be stored unrouted for the router (batches). Raises ValidationFailed /
-    NotFound naming the bad one; nothing is written (and no write lock is needed)."""
-    types, channels = await known(session, project_id)
-    many = len(items) > 1
-    checked_items: list[EventInput] = []
-    for index, raw in enumerate(items):
-        where = f"{prefix}[{index}]." if many else ""
-        item = checked(raw, where, types)
-        _forced(item, channels, where)
-        checked_items.append(item)
-    digests = [dedup_digest(item) if item.dedup_key else None for item in checked_items]
-    wanted = {digest for digest in digests if digest is not None}
-    held = await held_keys(session, project_id, wanted, now) if wanted else {}
-    values: list[list[Any]] = []
-    firsts: list[int | None] = []
-    public_ids = ordered_ids("evt_", len(checked_items))
-    for item, digest, public_id in zip(checked_items, digests, public_ids, strict=True):
-        if digest is not None and digest in held:
-            firsts.append(held[digest])
-            continue
-        if digest is not None:
-            held[digest] = -1 - len(values)
-        firsts.append(None)
-        values.append(event_row(item, public_id, [], project_id=project_id, now=now, routed=False))
-    rows = prepare_values(session, cast(Table, Event.__table__), EVENT_COLUMNS, values)
-    return Intake(rows, firsts)
-
-
-async def store_unrouted(session: AsyncSession, batch: Intake, now: datetime) -> list[Accepted]:
-    """Store an :func:`intake` for the router, and count the repeats it found on their
-    first events (the caller commits)."""
-    ids = iter(await insert_prepared(session, batch.rows))
-    stored = [next(ids) for first in batch.firsts if first is None]
-    accepted: list[Accepted] = []
-    repeats: Counter[int] = Counter()
-    fresh = iter(stored)
-    for first in batch.firsts:
-        if first is None:
-            accepted.append(Accepted(event_id=next(fresh), duplicate=False, routed=False))
-            continue
-        first_id = stored[-1 - first] if first < 0 else first
-        repeats[first_id] += 1
-        accepted.append(Accepted(event_id=first_id, duplicate=True, routed=False))
-    for event_id, count in repeats.items():
-        await count_repeat(session, event_id, now, answer=False, count=count)
-    return accepted
 
 
 @dataclass(slots=True)
@@ -256,7 +124,9 @@ class Ingest:
         for index, raw in enumerate(items):
             where = f"{prefix}[{index}]." if many else ""
             item = checked(raw, where, self._context.types)
-            plan = self._plan(item, self._context, _forced(item, self._context.channels, where))
+            plan = self._plan(
+                item, self._context, forced_channels(item, self._context.channels, where)
+            )
             if item.require_route and not plan.routes:
                 raise _unroutable(plan.notes, where)
             planned.append(plan)
@@ -275,7 +145,7 @@ class Ingest:
         for stored in events:
             try:
                 item = checked(stored.item, "", self._context.types)
-                forced = _forced(item, self._context.channels, "")
+                forced = forced_channels(item, self._context.channels, "")
             except NabatError as exc:
                 planned.append(self._unroutable(stored, exc.message))
                 continue

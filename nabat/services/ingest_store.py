@@ -18,6 +18,7 @@ from nabat.delivery.queue import Claimed
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event, EventKey
 from nabat.models.routing import ThrottleMark
+from nabat.services.event_input import EventInput
 
 # A throttle mark in memory: [last sent at, held back since, the event that opened it
 # (or "old" when it was read from the database)].
@@ -146,6 +147,38 @@ EVENT_COLUMNS = [
     "received_at",
     "routed_at",
 ]
+
+
+def event_row(
+    item: EventInput,
+    public_id: str,
+    notes: list[dict[str, Any]],
+    *,
+    project_id: int,
+    now: datetime,
+    routed: bool,
+) -> list[Any]:
+    """The row of a checked event, in the order of ``EVENT_COLUMNS``."""
+    return [
+        public_id,
+        project_id,
+        item.origin,
+        item.type,
+        item.severity,
+        item.message,
+        item.source,
+        item.subject,
+        item.labels,
+        item.data,
+        list(item.recipients) if item.recipients else None,
+        list(item.channel_ids) if item.channel_ids else None,
+        item.dedup_key,
+        0,
+        notes,
+        item.occurred_at or now,
+        now,
+        now if routed else None,
+    ]
 
 
 async def insert_events(session: AsyncSession, rows: list[list[Any]]) -> list[int]:
