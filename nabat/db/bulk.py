@@ -16,6 +16,7 @@ caller can convert before it takes the write lock.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import chain
@@ -30,10 +31,10 @@ from nabat.db.types import UTCDateTime
 
 Converter = Callable[[Any], Any]
 
-# Rows per statement. SQLite (3.32+) binds at most 32,766 values per statement; a fixed
-# size lets one compiled statement serve every full chunk.
+# Rows per statement: a fixed size lets one compiled statement serve every full chunk.
+# SQLite binds at most 32,766 values per statement since 3.32, 999 before.
 CHUNK_ROWS = 1000
-MAX_VALUES = 32_766
+MAX_VALUES = 32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999
 
 
 @dataclass
