@@ -8,9 +8,9 @@ layers of the framework cost more than storing the events. This middleware answe
 exactly that case itself — the same checks, the same group-committed storage, the same
 answer — and hands everything else (an unknown or uncached key, an invalid body, an
 idempotency key, a project header, an oversized body) to the regular stack unchanged,
-which then answers as it always does. It sits outside
-every other layer (see ``nabat.app.NabatAPI``), so it enforces the body limit itself and
-answers a storage failure in the one error shape.
+which then answers as it always does. It sits outside every other layer (see
+``nabat.app.NabatAPI``), so it enforces the body limit itself and answers a storage
+failure in the one error shape.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ PATHS: dict[str, tuple[Callable[[bytes], list[EventInput]], Shape, bool]] = {
 
 
 class EventFastPath:
-    """Serve the happy case of posting one event; pass anything else on."""
+    """Serve the happy case of posting events; pass anything else on."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app

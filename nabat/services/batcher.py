@@ -76,14 +76,14 @@ class IngestBatcher:
         first (batches). Raises the request's own NabatError when its events are invalid,
         or the storage error when the transaction failed (then nothing of it was stored).
         """
-        prepared = None
+        checked = None
         if unrouted:
             # Checked and converted here, outside the write lock, while earlier requests
             # are being written.
             async with self._sessions() as session:
-                prepared = await intake(session, project_id, items, now=self._clock.now())
+                checked = await intake(session, project_id, items, now=self._clock.now())
         future: asyncio.Future[list[Accepted]] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Request(project_id, items, future, prepared))
+        self._pending.append(_Request(project_id, items, future, checked))
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run())
         return await future

@@ -148,7 +148,7 @@ class EventRouter:
         return len(claimed)
 
     async def run_until_idle(self) -> None:
-        """Route until nothing waits (tests, and a worker starting up)."""
+        """Route until nothing waits (tests)."""
         while await self.route_once():
             pass
 
