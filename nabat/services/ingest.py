@@ -29,6 +29,7 @@ from nabat.services.contacts import Person, find_people
 from nabat.services.event_input import EventInput, checked, dedup_digest, forced_channels
 from nabat.services.ingest_store import (
     Accepted,
+    Mark,
     count_repeat,
     delivery_json,
     event_row,
@@ -319,7 +320,7 @@ class Ingest:
         plan: Planned,
         context: Context,
         people: dict[str, Person],
-        marks: dict[tuple[int, str], list[Any]],
+        marks: dict[tuple[int, str], Mark],
     ) -> list[_Target]:
         """Every delivery an event makes, with its suppression; notes go on ``plan``."""
         made: list[_Target] = []
@@ -344,7 +345,7 @@ class Ingest:
         return made
 
     def _throttled(
-        self, route: Route, plan: Planned, marks: dict[tuple[int, str], list[Any]]
+        self, route: Route, plan: Planned, marks: dict[tuple[int, str], Mark]
     ) -> str | None:
         rule = route.rule
         if rule is None or rule.throttle is None:
@@ -352,14 +353,15 @@ class Ingest:
         key = (rule.id, group_key(rule, plan.values))
         mark = marks.get(key)
         interval = timedelta(seconds=rule.throttle.repeat_interval)
-        if mark is not None and mark[0] + interval > self._now and mark[2] != plan.snapshot["id"]:
-            mark[1] += 1
+        opening = plan.snapshot["id"]
+        if mark is not None and mark.sent_at + interval > self._now and mark.opened_by != opening:
+            mark.held += 1
             return (
                 f"held back by rule {rule.id} ({rule.name}): this group last went out at "
-                f"{iso(mark[0])}; the next may go at {iso(mark[0] + interval)}"
+                f"{iso(mark.sent_at)}; the next may go at {iso(mark.sent_at + interval)}"
             )
         # This event opens the window; its other routes under the same rule go too.
-        marks[key] = [self._now, 0, plan.snapshot["id"]]
+        marks[key] = Mark(self._now, 0, opening)
         return None
 
     def _suppression(

@@ -20,9 +20,16 @@ from nabat.models.event import Event, EventKey
 from nabat.models.routing import ThrottleMark
 from nabat.services.event_input import EventInput
 
-# A throttle mark in memory: [last sent at, held back since, the event that opened it
-# (or "old" when it was read from the database)].
-Mark = list[Any]
+
+@dataclass
+class Mark:
+    """A throttle window in memory while a batch is routed."""
+
+    sent_at: datetime
+    # Deliveries held back by it during this batch.
+    held: int
+    # The event that opened it in this batch, or None for one read from the database.
+    opened_by: str | None
 
 
 @dataclass
@@ -123,7 +130,7 @@ async def load_marks(
             ThrottleMark.group_key.in_({key for _, key in wanted}),
         )
     )
-    return {(rule_id, key): [sent, 0, "old"] for rule_id, key, sent in rows}
+    return {(rule_id, key): Mark(sent, 0, None) for rule_id, key, sent in rows}
 
 
 # The columns ingest writes when it stores an event, in the order of its values.
@@ -226,23 +233,27 @@ async def store_marks(
     session: AsyncSession, project_id: int, marks: dict[tuple[int, str], Mark]
 ) -> None:
     """Write throttle windows opened, and count what was held back."""
-    for (rule_id, key), (sent, held, opened_by) in marks.items():
-        if opened_by == "old":
-            if held:
+    for (rule_id, key), mark in marks.items():
+        if mark.opened_by is None:
+            if mark.held:
                 await session.execute(
                     update(ThrottleMark)
                     .where(ThrottleMark.rule_id == rule_id, ThrottleMark.group_key == key)
-                    .values(held_back=ThrottleMark.held_back + held)
+                    .values(held_back=ThrottleMark.held_back + mark.held)
                 )
             continue
         statement = _upsert(session)(ThrottleMark).values(
-            project_id=project_id, rule_id=rule_id, group_key=key, last_sent_at=sent, held_back=held
+            project_id=project_id,
+            rule_id=rule_id,
+            group_key=key,
+            last_sent_at=mark.sent_at,
+            held_back=mark.held,
         )
         # One statement, so two processes opening the same window cannot collide.
         await session.execute(
             statement.on_conflict_do_update(
                 index_elements=["rule_id", "group_key"],
-                set_={"last_sent_at": sent, "held_back": held},
+                set_={"last_sent_at": mark.sent_at, "held_back": mark.held},
             )
         )
 
