@@ -17,7 +17,7 @@ from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.bulk import insert_many
-from nabat.ids import ordered_id
+from nabat.ids import ordered_id, ordered_ids
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 
 _DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
@@ -75,7 +75,7 @@ async def enqueue(
     status = DeliveryStatus.SENDING if lease else DeliveryStatus.QUEUED
     rows = [
         {
-            "public_id": new_public_id(),
+            "public_id": public_id,
             "project_id": item.project_id,
             "channel_id": item.channel_id,
             "channel_type": item.channel_type,
@@ -96,7 +96,7 @@ async def enqueue(
             "created_at": now,
             "updated_at": now,
         }
-        for item in items
+        for item, public_id in zip(items, ordered_ids("dlv_", len(items)), strict=True)
     ]
     ids = await insert_many(session, cast(Table, Delivery.__table__), rows)
     return [

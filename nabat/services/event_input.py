@@ -43,11 +43,9 @@ class EventInput:
 
 def _word(value: Any) -> str:
     """Text for a label: true/false as JSON writes them, anything else as ``str`` does."""
-    if value.__class__ is str:
-        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return value if value.__class__ is str else str(value)
 
 
 def _field(value: Any) -> Any:

@@ -237,7 +237,8 @@ class Ingest:
         for (position, _), row in zip(deliveries, rows, strict=True):
             accepted[position].deliveries.append(delivery_json(row))
         if stored is not None:
-            await mark_routed(self._session, stored, planned, accepted, self._now)
+            notes = [plan.notes for plan in planned]
+            await mark_routed(self._session, stored, notes, accepted, self._now)
         return IngestResult(accepted, [row for row in rows if not row.suppressed])
 
     def _plan(

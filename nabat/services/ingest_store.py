@@ -99,7 +99,7 @@ async def count_repeat(
 async def mark_routed(
     session: AsyncSession,
     ids: list[int],
-    planned: list[Any],
+    notes: list[list[dict[str, Any]]],
     accepted: list[Accepted],
     now: datetime,
 ) -> None:
@@ -110,10 +110,10 @@ async def mark_routed(
             {
                 "id": event_id,
                 "routed_at": now,
-                "notes": plan.notes,
+                "notes": event_notes,
                 "duplicate_of": outcome.event_id if outcome.duplicate else None,
             }
-            for event_id, plan, outcome in zip(ids, planned, accepted, strict=True)
+            for event_id, event_notes, outcome in zip(ids, notes, accepted, strict=True)
         ],
     )
 
