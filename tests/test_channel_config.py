@@ -64,6 +64,10 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("EMAIL", {**SMTP, "encryption": "starttls", "useTls": True}, {"encryption": "starttls"}),
     ("EMAIL", {**SMTP, "encryption": "none", "useTls": False}, {"encryption": "none"}),
     ("EMAIL", {**SMTP, "encryption": "SSL"}, {"encryption": "ssl"}),
+    # Seed 003's names: "TLS" is STARTTLS, in any case.
+    ("EMAIL", {**SMTP, "encryption": "TLS"}, {"encryption": "starttls"}),
+    ("EMAIL", {**SMTP, "encryption": "tls", "useTls": True}, {"encryption": "starttls"}),
+    ("EMAIL", {**SMTP, "encryption": "None", "useTls": False}, {"encryption": "none"}),
     ("EMAIL", {**SMTP, "username": "relay", "auth": False}, {"auth": False}),
     ("EMAIL", {**SMTP, "auth": False, "to": ["a@example.org", "b@example.org"]}, {}),
     (
@@ -151,7 +155,8 @@ BAD: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("EMAIL", {"smtpHost": "smtp.example.org"}, "smtpPort", ("required", "missing")),
     ("EMAIL", {**SMTP, "useTls": False, "encryption": "ssl"}, "useTls", ("'ssl'", "agree")),
     ("EMAIL", {**SMTP, "useTls": True, "encryption": "none"}, "useTls", ("'none'",)),
-    ("EMAIL", {**SMTP, "encryption": "tls"}, "encryption", ("ssl",)),
+    ("EMAIL", {**SMTP, "encryption": "tls1.2"}, "encryption", ("ssl",)),
+    ("EMAIL", {**SMTP, "encryption": "TLS", "useTls": False}, "useTls", ("'starttls'",)),
     ("EMAIL", {**SMTP, "auth": True, "username": "u"}, "password", ("auth",)),
     ("EMAIL", {**SMTP, "auth": True, "password": "pw"}, "username", ("auth",)),
     ("EMAIL", {**SMTP, "username": "u"}, "password", ("password are required",)),

@@ -11,6 +11,14 @@ from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
 MAIL_SETTINGS = "/api/v1/settings/mail"
+GENERAL_SETTINGS = "/api/v1/settings/general"
+
+
+async def project_name(client: httpx.AsyncClient, headers: dict[str, str]) -> str:
+    """The name of the caller's (first) project."""
+    projects = await client.get("/api/v1/projects", headers=headers)
+    name: str = projects.json()[0]["name"]
+    return name
 
 
 def email_channel(server: FakeSmtpServer, password: str, **extra: object) -> dict[str, object]:
@@ -89,7 +97,13 @@ async def test_a_queued_email_to_a_member_reaches_their_address(
             CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
         )
         settings = await client.put(
-            MAIL_SETTINGS, json={"replyTo": "support@example.org"}, headers=admin_headers
+            MAIL_SETTINGS,
+            json={
+                "fromAddress": "noreply@example.org",
+                "fromName": "Набат",
+                "replyTo": "support@example.org",
+            },
+            headers=admin_headers,
         )
         assert settings.status_code == 200, settings.text
         sent = await client.post(
@@ -117,7 +131,7 @@ async def test_a_queued_email_to_a_member_reaches_their_address(
         assert "text/html" in parts
 
 
-async def test_missing_mail_settings_fail_as_config_naming_each_setting(
+async def test_only_a_missing_from_address_fails_as_config_naming_where_to_set_it(
     client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
 ) -> None:
     async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
@@ -144,8 +158,8 @@ async def test_missing_mail_settings_fail_as_config_naming_each_setting(
         failed = record.json()
         assert failed["status"] == "DEAD"
         assert failed["lastFailureClass"] == "config"
-        for name in ("fromAddress", "fromName", "replyTo"):
-            assert name in failed["lastError"]
+        assert "fromEmail" in failed["lastError"]
+        assert "fromAddress" in failed["lastError"]
         # The project's mail settings fill in what the channel leaves out.
         settings = await client.put(
             MAIL_SETTINGS,
@@ -167,6 +181,68 @@ async def test_missing_mail_settings_fail_as_config_naming_each_setting(
         assert mail.mail_from == "noreply@example.org"
         assert "Набат" in str(message["From"])
         assert message["Reply-To"] == "help@example.org"
+
+
+async def test_a_channels_from_email_alone_sends_with_the_project_name_and_reply_to_from(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        channel = await client.post(
+            CHANNELS,
+            json=email_channel(smtp, SMTP_PASSWORD, fromName=None),
+            headers=admin_headers,
+        )
+        event = {
+            "type": "service.down",
+            "severity": "ERROR",
+            "message": "down",
+            "channelIds": [channel.json()["id"]],
+            "recipients": ["admin"],
+        }
+        posted = await client.post("/api/v1/events", json=event, headers=admin_headers)
+        assert posted.status_code == 202, posted.text
+        await app.state.nabat.new_worker().run_until_idle()
+        [mail] = smtp.received
+        message = mail.message()
+        assert mail.mail_from == "alerts@example.org"
+        assert message["From"].addresses[0].addr_spec == "alerts@example.org"
+        assert message["From"].addresses[0].display_name == await project_name(
+            client, admin_headers
+        )
+        assert message["Reply-To"] == "alerts@example.org"
+
+
+async def test_a_successful_test_e_mail_says_so_in_the_projects_language(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        created = await client.post(
+            CHANNELS, json=email_channel(smtp, SMTP_PASSWORD), headers=admin_headers
+        )
+        test = f"{CHANNELS}/{created.json()['id']}/test"
+        russian = await client.post(test, headers=admin_headers)
+        assert russian.status_code == 200, russian.text
+        # Seed 001's words.
+        assert russian.json()["message"] == "Тестовое письмо успешно отправлено"
+        await client.put(GENERAL_SETTINGS, json={"language": "en"}, headers=admin_headers)
+        english = await client.post(test, headers=admin_headers)
+        assert english.json()["message"] == "Test e-mail sent successfully"
+        assert len(smtp.received) == 2
+
+
+async def test_a_failed_test_e_mail_says_so_in_the_projects_language(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        created = await client.post(
+            CHANNELS, json=email_channel(smtp, "wrong-password-4711"), headers=admin_headers
+        )
+        test = f"{CHANNELS}/{created.json()['id']}/test"
+        russian = expect_error(await client.post(test, headers=admin_headers), 502, "EMAIL_ERROR")
+        assert russian["error"].startswith("Тестовое письмо не отправлено: ")
+        await client.put(GENERAL_SETTINGS, json={"language": "en"}, headers=admin_headers)
+        english = expect_error(await client.post(test, headers=admin_headers), 502, "EMAIL_ERROR")
+        assert english["error"].startswith("Test e-mail not sent: ")
 
 
 async def test_template_variables_cannot_inject_mail_headers(
@@ -222,7 +298,7 @@ async def test_seed_001_send_email_command_mails_fixed_addresses_with_fixed_word
         )
         settings = await client.put(
             MAIL_SETTINGS,
-            json={"replyTo": "support@example.org", "allowUnregisteredRecipients": True},
+            json={"allowUnregisteredRecipients": True},
             headers=admin_headers,
         )
         assert settings.status_code == 200, settings.text

@@ -14,8 +14,8 @@ from sqlalchemy import event
 from nabat.services.project_settings import (
     DEFAULT_SETTINGS,
     MessageSettings,
+    incomplete_mail_form,
     message_settings,
-    missing_mail_settings,
 )
 from nabat.state import AppState
 from tests.support.errors import expect_error
@@ -114,14 +114,47 @@ async def test_null_or_blank_clears_a_setting(
     cleared = await put_mail(
         client,
         admin_headers,
-        {"replyTo": None, "signature": "   ", "allowUnregisteredRecipients": None},
+        {"signature": "   ", "allowUnregisteredRecipients": None},
     )
-    assert cleared.json() == {
-        **FULL_MAIL,
-        "replyTo": None,
-        "signature": None,
-        "allowUnregisteredRecipients": False,
-    }
+    assert cleared.json() == {**FULL_MAIL, "signature": None, "allowUnregisteredRecipients": False}
+    # The three mandatory ones go together: all cleared is no mail settings at all.
+    cleared = await put_mail(
+        client, admin_headers, {"fromAddress": None, "fromName": "", "replyTo": None}
+    )
+    assert cleared.json() == {**EMPTY_MAIL}
+
+
+@pytest.mark.parametrize(
+    ("body", "missing"),
+    [
+        ({"fromAddress": "alerts@example.org"}, ["fromName", "replyTo"]),
+        ({"fromName": "Nabat", "replyTo": "help@example.org"}, ["fromAddress"]),
+        ({**FULL_MAIL, "replyTo": None}, ["replyTo"]),
+    ],
+)
+async def test_the_mail_form_is_refused_when_saved_incomplete_naming_each_missing_field(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    body: dict[str, Any],
+    missing: list[str],
+) -> None:
+    error = expect_error(await put_mail(client, admin_headers, body), 422, "VALIDATION_ERROR")
+    assert [detail["field"] for detail in error["details"]] == missing
+    assert "Reply-To" in error["error"]
+    assert "не заполнено: " + ", ".join(missing) in error["error"]
+    assert (await client.get(MAIL, headers=admin_headers)).json() == EMPTY_MAIL
+
+
+async def test_clearing_one_mandatory_mail_setting_is_refused_in_english_for_english_projects(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await client.put(GENERAL, json={"language": "en"}, headers=admin_headers)
+    await put_mail(client, admin_headers, FULL_MAIL)
+    error = expect_error(
+        await put_mail(client, admin_headers, {"fromName": None}), 422, "VALIDATION_ERROR"
+    )
+    assert error["error"].endswith("missing: fromName")
+    assert (await client.get(MAIL, headers=admin_headers)).json() == FULL_MAIL
 
 
 async def test_addresses_are_trimmed_and_lowercased(
@@ -264,7 +297,7 @@ async def test_each_project_has_its_own_settings(
     assert (await client.get(MAIL, headers=in_b)).json() == EMPTY_MAIL
     assert (await client.get(GENERAL, headers=in_b)).json() == {"language": "ru"}
 
-    await put_mail(client, in_b, {"fromAddress": "b@example.org"})
+    await put_mail(client, in_b, {**FULL_MAIL, "fromAddress": "b@example.org"})
     assert (await client.get(MAIL, headers=admin_headers)).json() == FULL_MAIL
     assert (await client.get(MAIL, headers=in_b)).json()["fromAddress"] == "b@example.org"
 
@@ -293,7 +326,8 @@ async def test_api_keys_need_the_routing_scopes(
     assert (await client.get(MAIL, headers=reader)).status_code == 200
     expect_error(await put_mail(client, reader, {"fromName": "x"}), 403, "FORBIDDEN")
     _, writer = await add_api_key(client, admin_headers, ["routing:read", "routing:write"])
-    assert (await put_mail(client, writer, {"fromName": "x"})).json()["fromName"] == "x"
+    saved = await put_mail(client, writer, {**FULL_MAIL, "fromName": "x"})
+    assert saved.json()["fromName"] == "x"
 
 
 async def test_settings_need_authentication(client: httpx.AsyncClient) -> None:
@@ -302,7 +336,7 @@ async def test_settings_need_authentication(client: httpx.AsyncClient) -> None:
         expect_error(await client.put(path, json={}), 401, "UNAUTHORIZED")
 
 
-# --- the worker's view: message_settings and missing_mail_settings ----------------------
+# --- the worker's view: message_settings; the form's completeness ----------------------
 
 
 async def project_ids(client: httpx.AsyncClient, admin_headers: dict[str, str]) -> list[int]:
@@ -352,43 +386,15 @@ async def test_message_settings_of_no_projects_asks_nothing(app: FastAPI) -> Non
     assert statements == []
 
 
-def test_every_mandatory_mail_setting_is_missing_by_default() -> None:
-    missing = missing_mail_settings(
-        DEFAULT_SETTINGS, channel_from_email=None, channel_from_name=None, channel_reply_to=None
-    )
-    assert missing == ["fromAddress", "fromName", "replyTo"]
+def test_a_project_without_mail_settings_is_complete() -> None:
+    assert incomplete_mail_form(DEFAULT_SETTINGS) == []
 
 
-def test_the_project_settings_alone_are_enough() -> None:
+def test_the_project_settings_are_complete_with_all_three() -> None:
     settings = MessageSettings("ru", "a@example.org", "Nabat", "s@example.org", None, False)
-    assert (
-        missing_mail_settings(
-            settings, channel_from_email=None, channel_from_name=None, channel_reply_to=None
-        )
-        == []
-    )
+    assert incomplete_mail_form(settings) == []
 
 
-def test_a_channels_own_values_stand_in_for_the_projects() -> None:
+def test_one_mandatory_setting_without_the_others_is_incomplete() -> None:
     settings = MessageSettings("ru", None, "Nabat", None, None, False)
-    assert missing_mail_settings(
-        settings,
-        channel_from_email="channel@example.org",
-        channel_from_name=None,
-        channel_reply_to=None,
-    ) == ["replyTo"]
-    assert (
-        missing_mail_settings(
-            settings,
-            channel_from_email="channel@example.org",
-            channel_from_name="",
-            channel_reply_to="help@example.org",
-        )
-        == []
-    )
-    assert missing_mail_settings(
-        DEFAULT_SETTINGS,
-        channel_from_email=None,
-        channel_from_name="Channel name",
-        channel_reply_to=None,
-    ) == ["fromAddress", "replyTo"]
+    assert incomplete_mail_form(settings) == ["fromAddress", "replyTo"]

@@ -122,7 +122,8 @@ async def send_test_message(
     """Send a test message now: one attempt, no retry.
 
     200 when the provider accepted it; 502 with the provider's reason (code
-    ``EMAIL_ERROR``, ``TELEGRAM_ERROR``, …) when not.
+    ``EMAIL_ERROR``, ``TELEGRAM_ERROR``, …) when not. Both are worded in the project's
+    language (seed 001: «Тестовое письмо успешно отправлено»).
     """
     caller.require(Scope.CHANNELS_TEST)
     view = await _service(state, session).get(caller.project_id, channel_id)
@@ -145,8 +146,8 @@ async def send_test_message(
         user_email=user_email,
     )
     return TestSendResponse(
-        message=f"test message delivered over {view.row.type} channel {view.row.name!r} "
-        f"({result.detail})",
+        message=result.message,
+        detail=result.detail,
         delivery_id=result.delivery_id,
         duration_ms=round(result.duration_ms, 3),
     )

@@ -10,9 +10,16 @@ from nabat.channels.base import ChannelConfig, Float, Int, RawSecret, SingleLine
 
 Encryption = Literal["ssl", "starttls", "none"]
 
+# Seed 003 names the modes "SSL", "TLS" and "Без шифрования" (none); its "TLS" is the
+# upgrade of a plain connection, STARTTLS. Any case is accepted.
+_ENCRYPTION_NAMES = {"tls": "starttls"}
 
-def _lower(value: object) -> object:
-    return value.lower() if isinstance(value, str) else value
+
+def _encryption_name(value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    name = value.strip().lower()
+    return _ENCRYPTION_NAMES.get(name, name)
 
 
 def _split_addresses(value: object) -> object:
@@ -38,7 +45,7 @@ class EmailConfig(ChannelConfig):
         default_factory=list, max_length=100
     )
     use_tls: bool | None = None
-    encryption: Annotated[Encryption, BeforeValidator(_lower)] | None = None
+    encryption: Annotated[Encryption, BeforeValidator(_encryption_name)] | None = None
     auth: bool | None = None
     timeout: Float = Field(default=30.0, gt=0, le=300)
 

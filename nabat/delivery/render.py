@@ -1,5 +1,5 @@
 """Wording a delivery at send time: the project's template (or the default), its
-language and signature, and for e-mail its mandatory mail settings (seed 003).
+language and signature, and for e-mail its sender (From, sender name, Reply-To).
 
 Event deliveries are stored with the event, not with text: the text is made here, just
 before the send, from the templates as they are then. A template that cannot render is
@@ -23,11 +23,7 @@ from nabat.delivery.queue import Claimed
 from nabat.errors import NabatError
 from nabat.models.account import Project
 from nabat.models.template import Template
-from nabat.services.project_settings import (
-    MessageSettings,
-    message_settings,
-    missing_mail_settings,
-)
+from nabat.services.project_settings import MessageSettings, message_settings
 from nabat.services.templates import choose_template
 from nabat.templating import render_message
 
@@ -42,8 +38,19 @@ class Wording:
 
 
 async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dict[int, Wording]:
-    """The wording of every project among ``items`` that have to be rendered."""
-    projects = {item.project_id for item in items if "render" in item.content}
+    """The wording of every project among ``items`` that are rendered or mailed."""
+    return await project_wording(
+        session,
+        {
+            item.project_id
+            for item in items
+            if "render" in item.content or item.channel_type == "EMAIL"
+        },
+    )
+
+
+async def project_wording(session: AsyncSession, projects: Collection[int]) -> dict[int, Wording]:
+    """The wording of each project asked for (every id is in the result), in three queries."""
     if not projects:
         return {}
     settings = await message_settings(session, projects)
@@ -59,30 +66,29 @@ async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dic
     }
 
 
-def mail_config(config: ChannelConfig, settings: MessageSettings) -> ChannelConfig:
-    """An e-mail channel's settings completed from the project's mail settings.
+def mail_config(config: ChannelConfig, wording: Wording) -> ChannelConfig:
+    """An e-mail channel's sender completed from the project.
 
-    Raises a ``config`` DeliveryError naming every mandatory setting still missing.
+    From is the channel's ``fromEmail``, else the project's From address; the sender name
+    is the channel's, else the project's, else the project's name; Reply-To is the
+    channel's, else the project's, else the From address. Only a missing From address
+    is an error: a ``config`` DeliveryError naming both places to set one.
     """
     if not isinstance(config, EmailConfig):
         return config
-    missing = missing_mail_settings(
-        settings,
-        channel_from_email=config.from_email,
-        channel_from_name=config.from_name,
-        channel_reply_to=config.reply_to,
-    )
-    if missing:
+    settings = wording.settings
+    from_email = config.from_email or settings.from_address
+    if not from_email:
         raise DeliveryError(
             FailureClass.CONFIG,
-            "mail settings incomplete: set " + ", ".join(missing) + " with PUT "
-            "/api/v1/settings/mail (or fromEmail/fromName/replyTo on the channel)",
+            "no sender address: set fromEmail on the channel or fromAddress with PUT "
+            "/api/v1/settings/mail",
         )
     return config.model_copy(
         update={
-            "from_email": config.from_email or settings.from_address,
-            "from_name": config.from_name or settings.from_name,
-            "reply_to": config.reply_to or settings.reply_to,
+            "from_email": from_email,
+            "from_name": config.from_name or settings.from_name or wording.project_name or None,
+            "reply_to": config.reply_to or settings.reply_to or from_email,
         }
     )
 

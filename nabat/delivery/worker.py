@@ -259,9 +259,7 @@ class Worker:
                 return
         try:
             message = render(item, wording, worded=type(channel.config).worded)
-            config = channel.config
-            if wording is not None and "render" in item.content:
-                config = mail_config(config, wording.settings)
+            config = channel.config if wording is None else mail_config(channel.config, wording)
         except DeliveryError as exc:
             self._finish(item, self._outcome(item, started, 0.0, None, exc))
             return

@@ -36,6 +36,8 @@ class SendResponse(ApiModel):
 
     success: bool = True
     message: str
+    # The provider's own answer ("accepted for 1 of 1 recipients: 250 OK").
+    detail: str = ""
     delivery_id: int | None
     idempotency_id: str | None
     event_id: int
@@ -68,6 +70,8 @@ class TestSendResponse(ApiModel):
 
     success: bool = True
     message: str
+    # The provider's own answer ("accepted for 1 of 1 recipients: 250 OK").
+    detail: str = ""
     delivery_id: int
     duration_ms: float
 

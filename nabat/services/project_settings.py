@@ -169,25 +169,39 @@ async def settings_of(session: AsyncSession, project_id: int) -> MessageSettings
     return _view(await session.get(ProjectSettings, project_id))
 
 
-def missing_mail_settings(
-    s: MessageSettings,
-    *,
-    channel_from_email: str | None,
-    channel_from_name: str | None,
-    channel_reply_to: str | None,
-) -> list[str]:
-    """The mandatory mail settings (seed 003) still empty once a channel's own
-    ``fromEmail``, ``fromName`` and ``replyTo`` override the project's.
+# The mail settings form's mandatory fields (seed 003), by API name.
+_MAIL_FORM = ("fromAddress", "fromName", "replyTo")
 
-    Returns their API names, in the order "fromAddress", "fromName", "replyTo"; an empty
-    list means mail can be sent.
+
+def incomplete_mail_form(s: MessageSettings) -> list[str]:
+    """The form's mandatory fields left empty while another of them is set.
+
+    Seed 003 makes From, sender name and Reply-To mandatory on the project's mail settings
+    form; a project that sets none of them has no mail settings, which is allowed (a
+    channel's own ``fromEmail`` is then used). Returns their API names in form order.
     """
-    effective = {
-        "fromAddress": channel_from_email or s.from_address,
-        "fromName": channel_from_name or s.from_name,
-        "replyTo": channel_reply_to or s.reply_to,
-    }
-    return [name for name, value in effective.items() if not value]
+    values = dict(zip(_MAIL_FORM, (s.from_address, s.from_name, s.reply_to), strict=True))
+    if not any(values.values()):
+        return []
+    return [name for name, value in values.items() if not value]
+
+
+_INCOMPLETE = {
+    "ru": "адрес отправителя (From), имя отправителя и обратный адрес (Reply-To) "
+    "заполняются вместе; не заполнено: {fields}",
+    "en": "the From address, sender name and Reply-To are set together; missing: {fields}",
+}
+
+
+def _refuse_incomplete(s: MessageSettings) -> None:
+    missing = incomplete_mail_form(s)
+    if not missing:
+        return
+    message = _INCOMPLETE.get(s.language, _INCOMPLETE["en"]).format(fields=", ".join(missing))
+    raise ValidationFailed(
+        message,
+        details=[{"field": name, "message": message, "type": "missing"} for name in missing],
+    )
 
 
 def _checked(changes: MailChanges, current: MessageSettings) -> MessageSettings:
@@ -216,10 +230,13 @@ async def update_mail(
 ) -> MessageSettings:
     """Apply a partial update of the mail settings and commit; return them all.
 
-    Raises :class:`ValidationFailed` naming the first bad field (nothing is saved then).
+    Raises :class:`ValidationFailed` naming the first bad field, or every mandatory
+    field (From, sender name, Reply-To) the update would leave empty beside one that is
+    set (seed 003); nothing is saved then.
     """
     row = await session.get(ProjectSettings, project_id)
     updated = _checked(changes, _view(row))
+    _refuse_incomplete(updated)
     return await _save(session, clock, project_id, row, updated)
 
 

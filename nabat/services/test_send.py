@@ -13,6 +13,7 @@ from nabat.channels.email import EmailConfig
 from nabat.clock import Clock
 from nabat.delivery.content import build_content, outgoing, seed_payload
 from nabat.delivery.queue import new_public_id
+from nabat.delivery.render import mail_config, project_wording
 from nabat.errors import ErrorCode, NabatError
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryKind, DeliveryStatus
 from nabat.services.channels import ChannelView
@@ -27,6 +28,29 @@ ERROR_CODES = {
 }
 
 DEFAULT_MESSAGE = "Test notification from Nabat. / Тестовое уведомление от Nabat."
+
+# What the caller reads, in the project's language; seed 001 words the e-mail success.
+_SENT = {
+    "EMAIL": {"ru": "Тестовое письмо успешно отправлено", "en": "Test e-mail sent successfully"},
+}
+_SENT_DEFAULT = {
+    "ru": "Тестовое сообщение успешно отправлено",
+    "en": "Test message sent successfully",
+}
+_FAILED = {
+    "EMAIL": {
+        "ru": "Тестовое письмо не отправлено: {reason}",
+        "en": "Test e-mail not sent: {reason}",
+    },
+}
+_FAILED_DEFAULT = {
+    "ru": "Тестовое сообщение не отправлено: {reason}",
+    "en": "Test message not sent: {reason}",
+}
+
+
+def _said(table: dict[str, str], language: str) -> str:
+    return table.get(language, table["en"])
 
 
 class TestSendFailed(NabatError):
@@ -56,6 +80,7 @@ class TestResult:
 
     delivery_id: int
     duration_ms: float
+    message: str
     detail: str
 
 
@@ -76,8 +101,11 @@ async def send_test(
     request: TestRequest,
     user_email: str | None,
 ) -> TestResult:
-    """Send a test message over the channel now; raise :class:`TestSendFailed` if refused."""
+    """Send a test message over the channel now, as the project's mail settings make it;
+    raise :class:`TestSendFailed` in the project's language if refused."""
     now = clock.now()
+    wording = (await project_wording(session, {view.row.project_id}))[view.row.project_id]
+    language = wording.settings.language
     payload = seed_payload(
         username=request.username,
         service_name="Nabat",
@@ -97,7 +125,8 @@ async def send_test(
     receipt: Receipt | None = None
     error: DeliveryError | None = None
     try:
-        receipt = await sender.send(view.config, outgoing(public_id, recipient, content))
+        config = mail_config(view.config, wording)
+        receipt = await sender.send(config, outgoing(public_id, recipient, content))
     except DeliveryError as exc:
         error = exc
     duration_ms = (time.perf_counter() - tick) * 1000
@@ -139,8 +168,9 @@ async def send_test(
     )
     await session.commit()
     if error is not None:
+        failed = _FAILED.get(view.row.type, _FAILED_DEFAULT)
         raise TestSendFailed(
-            error.reason,
+            _said(failed, language).format(reason=error.reason),
             code=ERROR_CODES.get(view.row.type, ErrorCode.WEBHOOK_ERROR),
             details=[
                 {
@@ -152,4 +182,9 @@ async def send_test(
             ],
         )
     assert receipt is not None
-    return TestResult(delivery_id=delivery.id, duration_ms=duration_ms, detail=receipt.detail)
+    return TestResult(
+        delivery_id=delivery.id,
+        duration_ms=duration_ms,
+        message=_said(_SENT.get(view.row.type, _SENT_DEFAULT), language),
+        detail=receipt.detail,
+    )
