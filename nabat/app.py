@@ -126,9 +126,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.nabat = state
         stop = asyncio.Event()
         tasks: list[asyncio.Task[None]] = []
+        # The heartbeat outlives the workers: a worker draining its sends at shutdown must
+        # not look dead, or another process would send them again.
+        stop_beating = asyncio.Event()
+        beating: list[asyncio.Task[None]] = []
         try:
             await bootstrap_admin(state)
             if settings.run_workers:
+                await state.liveness.register()
+                beating.append(asyncio.create_task(state.liveness.run(stop_beating)))
                 state.worker = state.new_worker()
                 tasks.append(asyncio.create_task(state.worker.run(stop)))
                 tasks.append(asyncio.create_task(state.router.run(stop)))
@@ -137,6 +143,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         finally:
             stop.set()
             await asyncio.gather(*tasks)
+            stop_beating.set()
+            await asyncio.gather(*beating)
             await state.close()
 
     app = NabatAPI(

@@ -106,12 +106,18 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        await state.liveness.register()
+        # Beating until the workers have stopped, so that draining does not look like death.
+        stop_beating = asyncio.Event()
+        beating = asyncio.create_task(state.liveness.run(stop_beating))
         state.worker = state.new_worker()
         try:
             await asyncio.gather(
                 state.worker.run(stop), state.router.run(stop), state.housekeeper.run(stop)
             )
         finally:
+            stop_beating.set()
+            await beating
             await state.close()
 
     uvloop.run(run())

@@ -9,7 +9,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -44,7 +44,17 @@ class Settings(BaseSettings):
     )
     worker_concurrency: int = Field(default=512, ge=1, le=10_000)
     worker_batch: int = Field(default=1000, ge=1, le=10_000)
-    lease_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(
+        default=30.0, gt=0, description="A claim's lease; renewed by the owner's heartbeat."
+    )
+    heartbeat_seconds: float = Field(
+        default=1.0, gt=0, description="How often a delivery process proves it is alive."
+    )
+    dead_after_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="A process silent this long is dead: its leases are taken over.",
+    )
     poll_seconds: float = Field(default=0.5, gt=0)
     max_attempts: int = Field(default=8, ge=1, le=100)
     retry_base_seconds: float = Field(default=2.0, gt=0)
@@ -73,6 +83,18 @@ class Settings(BaseSettings):
                     "(write it like 10.0.0.0/8 or fd00::/8)"
                 ) from exc
         return value
+
+    @model_validator(mode="after")
+    def _check_liveness(self) -> Settings:
+        # A process must beat several times before it may be counted dead, and renew a
+        # lease (each beat renews those in their second half) before it runs out.
+        if not self.heartbeat_seconds < self.dead_after_seconds < self.lease_seconds:
+            raise ValueError(
+                "NABAT_HEARTBEAT_SECONDS < NABAT_DEAD_AFTER_SECONDS < NABAT_LEASE_SECONDS "
+                f"must hold (got {self.heartbeat_seconds}, {self.dead_after_seconds}, "
+                f"{self.lease_seconds})"
+            )
+        return self
 
     @property
     def effective_database_url(self) -> str:

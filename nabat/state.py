@@ -12,6 +12,7 @@ from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
+from nabat.delivery.liveness import Liveness
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
 from nabat.delivery.worker import Worker
@@ -47,6 +48,7 @@ class AppState:
     batcher: IngestBatcher = field(init=False)
     router: EventRouter = field(init=False)
     housekeeper: Housekeeper = field(init=False)
+    liveness: Liveness = field(init=False)
     key_cache: KeyCache = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +74,10 @@ class AppState:
         self.housekeeper = Housekeeper(
             sessions=self.sessions, gate=self.write_gate, clock=self.clock
         )
+        # One lease owner per process: its workers share the id its heartbeat keeps alive.
+        self.liveness = Liveness(
+            sessions=self.sessions, gate=self.write_gate, clock=self.clock, settings=self.settings
+        )
 
     @property
     def limits(self) -> Limits:
@@ -82,7 +88,8 @@ class AppState:
         )
 
     def new_worker(self, name: str | None = None) -> Worker:
-        """A delivery worker sharing this state's clients, metrics and keys."""
+        """A delivery worker sharing this state's clients, metrics and keys; it leases as
+        this process's liveness owner unless named otherwise."""
         return Worker(
             sessions=self.sessions,
             senders=self.senders,
@@ -91,7 +98,7 @@ class AppState:
             settings=self.settings,
             metrics=self.metrics,
             write_gate=self.write_gate,
-            name=name,
+            name=name or self.liveness.owner,
         )
 
     def wake_workers(self) -> None:

@@ -190,7 +190,12 @@ async def test_expired_lease_is_taken_over_and_the_old_owner_cannot_settle(rig: 
     sessions = rig.app.state.nabat.sessions
     async with sessions() as session:
         [claimed] = await claim(
-            session, worker="crashed", now=rig.clock.now(), lease=timedelta(seconds=30), limit=10
+            session,
+            worker="crashed",
+            now=rig.clock.now(),
+            lease=timedelta(seconds=30),
+            limit=10,
+            dead_after=timedelta(seconds=5),
         )
     assert claimed.id == delivery_id
     await rig.worker().run_until_idle()

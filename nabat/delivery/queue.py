@@ -2,9 +2,11 @@
 
 Claims are one conditional ``UPDATE … RETURNING`` (with ``FOR UPDATE SKIP LOCKED`` on
 PostgreSQL, so concurrent workers skip each other's rows instead of waiting). A claimed row
-carries ``lease_owner``/``lease_until``; if its worker dies, the lease runs out and the row
-becomes claimable again. Settling only touches rows still leased to the settling worker,
-so a worker that lost its lease cannot overwrite the new owner's result.
+carries ``lease_owner``/``lease_until``. The lease is short and its owner renews it while
+it beats (``delivery/liveness.py``); a row becomes claimable again when its lease runs out
+or, at once, when its owner stops beating (a crashed process). Settling only touches rows
+still leased to the settling worker, so a worker that lost its lease cannot overwrite the
+new owner's result.
 """
 
 from __future__ import annotations
@@ -13,12 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.bulk import insert_many
 from nabat.ids import ordered_id, ordered_ids
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
+from nabat.models.liveness import WorkerBeat
 
 _DUE = (DeliveryStatus.QUEUED.value, DeliveryStatus.FAILED.value)
 
@@ -134,25 +137,61 @@ class Claimed:
     suppressed: bool = False
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime, worker: str, dead_after: timedelta) -> Any:
+    # Dead is a heartbeat row gone stale. An owner with no row at all never registered
+    # (a burst-mode worker in a test or tool) and keeps the lease-only rule; an orderly
+    # shutdown hands its rows back before it deletes its row (liveness.deregister).
+    owner_dead = exists().where(
+        WorkerBeat.owner == Delivery.lease_owner, WorkerBeat.beat_at < now - dead_after
+    )
     return or_(
         and_(Delivery.status.in_(_DUE), Delivery.next_attempt_at <= now),
-        and_(Delivery.status == DeliveryStatus.SENDING.value, Delivery.lease_until < now),
+        and_(
+            Delivery.status == DeliveryStatus.SENDING.value,
+            or_(
+                Delivery.lease_until < now,
+                # A worker never counts itself dead: a stall of its own process must not
+                # make it claim, and send again, what it still holds in memory.
+                and_(Delivery.lease_owner != worker, owner_dead),
+            ),
+        ),
     )
 
 
-async def any_due(session: AsyncSession, *, now: datetime) -> bool:
-    """Whether anything is due, by a read that takes no write lock."""
-    found = await session.scalar(select(Delivery.id).where(_due(now)).limit(1))
+async def any_due(
+    session: AsyncSession, *, now: datetime, worker: str, dead_after: timedelta
+) -> bool:
+    """Whether anything is due for ``worker``, by a read that takes no write lock.
+
+    Due means: QUEUED or FAILED and its time has come, or SENDING with its lease run out,
+    or SENDING leased to another owner whose heartbeat is older than ``dead_after``.
+    """
+    pick = select(Delivery.id).where(_due(now, worker, dead_after)).limit(1)
+    found = await session.scalar(pick)
     await session.rollback()
     return found is not None
 
 
 async def claim(
-    session: AsyncSession, *, worker: str, now: datetime, lease: timedelta, limit: int
+    session: AsyncSession,
+    *,
+    worker: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+    dead_after: timedelta,
 ) -> list[Claimed]:
-    """Lease up to ``limit`` due deliveries (expired leases included) and commit."""
-    pick = select(Delivery.id).where(_due(now)).order_by(Delivery.next_attempt_at).limit(limit)
+    """Lease up to ``limit`` due deliveries (see :func:`any_due`) to ``worker`` and commit.
+
+    Rows of expired leases and of dead owners are taken over: their previous owner's
+    outcome, should it still come, is dropped by :func:`settle`.
+    """
+    pick = (
+        select(Delivery.id)
+        .where(_due(now, worker, dead_after))
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    )
     if session.get_bind().dialect.name == "postgresql":
         pick = pick.with_for_update(skip_locked=True)
     statement = (

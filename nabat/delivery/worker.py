@@ -180,7 +180,8 @@ class Worker:
         async with self._sessions() as session:
             now = self._clock.now()
             # A read first: an idle poll must not take the write lock.
-            if not await any_due(session, now=now):
+            dead_after = timedelta(seconds=self._settings.dead_after_seconds)
+            if not await any_due(session, now=now, worker=self.name, dead_after=dead_after):
                 return 0
             async with self._gate:
                 claimed = await claim(
@@ -189,6 +190,7 @@ class Worker:
                     now=now,
                     lease=timedelta(seconds=self._settings.lease_seconds),
                     limit=limit,
+                    dead_after=dead_after,
                 )
             if not claimed:
                 return 0

@@ -12,6 +12,7 @@ from nabat.models.delivery import (
 )
 from nabat.models.event import Event, EventKey
 from nabat.models.integration import IntegrationSettings
+from nabat.models.liveness import WorkerBeat
 from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
 from nabat.models.template import ProjectSettings, Template
 
@@ -38,4 +39,5 @@ __all__ = [
     "Template",
     "ThrottleMark",
     "User",
+    "WorkerBeat",
 ]
