@@ -15,6 +15,7 @@ from nabat.db.gate import WriteGate
 from nabat.delivery.liveness import Liveness
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
+from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.worker import Worker
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
@@ -50,9 +51,12 @@ class AppState:
     housekeeper: Housekeeper = field(init=False)
     liveness: Liveness = field(init=False)
     key_cache: KeyCache = field(init=False)
+    # One set of provider buckets per process: workers and test sends draw on the same.
+    rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.key_cache = KeyCache(self.clock)
+        self.rate_limits = RateLimits(self.clock)
         self.batcher = IngestBatcher(
             sessions=self.sessions,
             gate=self.write_gate,
@@ -98,6 +102,7 @@ class AppState:
             settings=self.settings,
             metrics=self.metrics,
             write_gate=self.write_gate,
+            limits=self.rate_limits,
             name=name or self.liveness.owner,
         )
 

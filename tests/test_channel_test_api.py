@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 
 from tests.conftest import login
 from tests.fakes.telegram import TOKEN, TelegramFake
@@ -148,3 +149,51 @@ async def test_a_viewer_cannot_send_tests_and_other_projects_channels_are_missin
         "CHANNEL_NOT_FOUND",
     )
     assert receiver.received == []
+
+
+class ExplodingSender:
+    """A sender with a bug: it raises something that is not a DeliveryError."""
+
+    async def send(self, config: object, message: object) -> None:
+        raise RuntimeError("bug in the sender")
+
+
+async def test_a_sender_bug_in_a_test_send_is_recorded_as_internal_not_a_500(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    receiver: WebhookReceiver,
+    app: FastAPI,
+) -> None:
+    channel = await create(client, admin_headers, "WEBHOOK", {"url": receiver.url})
+    app.state.nabat.senders["WEBHOOK"] = ExplodingSender()
+    response = await client.post(f"{CHANNELS}/{channel}/test", headers=admin_headers)
+    body = expect_error(response, 502, "WEBHOOK_ERROR")
+    assert body["details"][0]["failureClass"] == "internal"
+    assert "bug in the sender" not in response.text
+    record = await client.get(
+        f"/api/v1/notifications/deliveries/{body['details'][0]['deliveryId']}",
+        headers=admin_headers,
+    )
+    assert record.json()["kind"] == "test"
+    assert record.json()["status"] == "DEAD"
+    assert record.json()["attemptLog"][0]["failureClass"] == "internal"
+
+
+async def test_test_sends_keep_to_the_providers_rate_limits(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    async with TelegramFake() as fake:
+        group = await create(
+            client,
+            admin_headers,
+            "TELEGRAM",
+            {"botToken": TOKEN, "chatId": "-1001234567890", "apiBaseUrl": fake.api_base_url()},
+        )
+        first = await client.post(f"{CHANNELS}/{group}/test", headers=admin_headers)
+        assert first.status_code == 200, first.text
+        # Telegram allows about 20 messages a minute to a group: the next waits seconds.
+        second = await client.post(f"{CHANNELS}/{group}/test", headers=admin_headers)
+        body = expect_error(second, 502, "TELEGRAM_ERROR")
+        assert body["details"][0]["failureClass"] == "throttled"
+        assert "try again in" in body["error"]
+        assert len(fake.sent) == 1

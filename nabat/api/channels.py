@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.delivery.queue import Lease
 from nabat.models.account import User
 from nabat.schemas.channels import ChannelCreate, ChannelOut, ChannelUpdate, DeletedOut
 from nabat.schemas.deliveries import TestSendRequest, TestSendResponse
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
 from nabat.services.deliveries import channel_status as channel_health
-from nabat.services.test_send import TestRequest, send_test
+from nabat.services.test_send import TestRequest, queue_test, record_test, run_test
 
 router = APIRouter(prefix="/api/v1/notifications/channels", tags=["channels"])
 
@@ -119,7 +122,7 @@ async def send_test_message(
     session: SessionDep,
     body: TestSendRequest | None = None,
 ) -> TestSendResponse:
-    """Send a test message now: one attempt, no retry.
+    """Send a test message now: one attempt, no retry, recorded as a delivery.
 
     200 when the provider accepted it; 502 with the provider's reason (code
     ``EMAIL_ERROR``, ``TELEGRAM_ERROR``, …) when not. Both are worded in the project's
@@ -132,19 +135,32 @@ async def send_test_message(
         user = await session.get(User, caller.user_id)
         user_email = user.email if user else None
     request = body or TestSendRequest()
-    result = await send_test(
-        session,
-        clock=state.clock,
-        sender=state.senders[view.row.type],
-        view=view,
-        request=TestRequest(
-            message=request.message,
-            username=request.username,
-            recipient=request.recipient,
-            subject=request.subject,
-        ),
-        user_email=user_email,
+    now = state.clock.now()
+    # This process's lease owner: its heartbeat renews the lease while the test is sent.
+    lease = Lease(state.liveness.owner, now + timedelta(seconds=state.settings.lease_seconds))
+    async with state.write_gate:
+        queued = await queue_test(
+            session,
+            clock=state.clock,
+            view=view,
+            request=TestRequest(
+                message=request.message,
+                username=request.username,
+                recipient=request.recipient,
+                subject=request.subject,
+            ),
+            user_email=user_email,
+            lease=lease,
+        )
+        await session.commit()
+    attempted = await run_test(
+        queued, sender=state.senders[view.row.type], limits=state.rate_limits
     )
+    async with state.write_gate:
+        result = await record_test(session, queued, attempted, clock=state.clock)
+        await session.commit()
+    if result.failure is not None:
+        raise result.failure
     return TestSendResponse(
         message=result.message,
         detail=result.detail,

@@ -7,7 +7,6 @@ import logging
 import os
 import random
 import socket
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,9 +20,9 @@ from nabat.channels.contract import DeliveryError, FailureClass, Receipt, Sender
 from nabat.channels.registry import config_model
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
+from nabat.delivery.attempt import attempt
 from nabat.delivery.backoff import retry_delay
 from nabat.delivery.health import update_health
-from nabat.delivery.limits import limits_for
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.outcomes import Done, channel_runs, dead, failed, released, sent
 from nabat.delivery.queue import (
@@ -37,7 +36,7 @@ from nabat.delivery.queue import (
     settle,
 )
 from nabat.delivery.ratelimit import RateLimits
-from nabat.delivery.render import Wording, load_wording, mail_config, render
+from nabat.delivery.render import Wording, load_wording
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
@@ -46,9 +45,6 @@ from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.delivery")
 
-# Waiting in memory for a rate-limit token is cheaper than a round trip through the
-# database, up to a point; beyond it the delivery goes back to the queue.
-_MAX_INLINE_WAIT = 1.0
 # Outcomes are written together: at most this many per transaction...
 _FLUSH_BATCH = 500
 # ...waiting at most this long (seconds) for a batch to fill.
@@ -250,41 +246,22 @@ class Worker:
             reason = f"no sender for channel type {channel.type}"
             self._finish(item, dead(item, started, FailureClass.INTERNAL, reason))
             return
-        limits = limits_for(channel.config, item.recipient)
-        if limits:
-            wait = self._limits.reserve(limits)
-            while 0 < wait <= _MAX_INLINE_WAIT:
-                await asyncio.sleep(wait)
-                wait = self._limits.reserve(limits)
-            if wait > 0:
-                self._finish(item, released(item, started, wait))
-                return
-        try:
-            message = render(item, wording, worded=type(channel.config).worded)
-            config = channel.config if wording is None else mail_config(channel.config, wording)
-        except DeliveryError as exc:
-            self._finish(item, self._outcome(item, started, 0.0, None, exc))
-            return
-        tick = time.perf_counter()
-        error: DeliveryError | None = None
-        receipt: Receipt | None = None
-        try:
-            receipt = await sender.send(config, message)
-        except DeliveryError as exc:
-            error = exc
-        except Exception as exc:
-            log.exception("sender for %s raised an unclassified error", channel.type)
-            error = DeliveryError(
-                FailureClass.INTERNAL,
-                f"internal error in the {channel.type} sender: {type(exc).__name__}",
-            )
-        seconds = time.perf_counter() - tick
-        if error is not None and error.failure_class is FailureClass.THROTTLED and limits:
-            self._limits.pause(limits[0][0], error.retry_after or 1.0)
-        outcome = self._outcome(item, started, seconds, receipt, error)
-        self._metrics.attempt(
-            channel.type, outcome.status.value, seconds, error.failure_class if error else None
+        result = await attempt(
+            item,
+            channel_type=channel.type,
+            config=channel.config,
+            wording=wording,
+            sender=sender,
+            limits=self._limits,
         )
+        if result.wait > 0:
+            self._finish(item, released(item, started, result.wait))
+            return
+        error = result.error
+        outcome = self._outcome(item, started, result.seconds, result.receipt, error)
+        if result.sent:
+            failure = error.failure_class if error else None
+            self._metrics.attempt(channel.type, outcome.status.value, result.seconds, failure)
         self._finish(item, outcome, error.config_update if error else None)
 
     def _outcome(

@@ -1,21 +1,31 @@
-"""``POST …/channels/{id}/test``: one immediate attempt, no retry, recorded like any other."""
+"""``POST …/channels/{id}/test``: one attempt now, no retry, recorded like any delivery.
+
+A test goes through the queue and :func:`nabat.delivery.attempt.attempt` like every other
+delivery, so the project's mail settings, wording and the providers' rate limits apply.
+The route owns the unit of work in three steps, so no database connection is held while
+the provider answers: :func:`queue_test` (commit), :func:`run_test`, :func:`record_test`
+(commit).
+"""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.channels.contract import DeliveryError, Receipt, Sender
+from nabat.channels.contract import DeliveryError, FailureClass, Sender
 from nabat.channels.email import EmailConfig
 from nabat.clock import Clock
-from nabat.delivery.content import build_content, outgoing, seed_payload
-from nabat.delivery.queue import new_public_id
-from nabat.delivery.render import mail_config, project_wording
+from nabat.delivery.attempt import Attempted, attempt
+from nabat.delivery.content import build_content, seed_payload
+from nabat.delivery.outcomes import failed, sent
+from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue, settle
+from nabat.delivery.ratelimit import RateLimits
+from nabat.delivery.render import Wording, project_wording
 from nabat.errors import ErrorCode, NabatError
-from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryKind, DeliveryStatus
+from nabat.models.delivery import DeliveryKind
 from nabat.services.channels import ChannelView
 
 ERROR_CODES = {
@@ -73,8 +83,19 @@ class TestRequest:
 
 
 @dataclass(frozen=True)
+class QueuedTest:
+    """A test delivery stored leased to the caller, ready for :func:`run_test`."""
+
+    item: Claimed
+    view: ChannelView
+    wording: Wording
+    owner: str
+    queued_at: datetime
+
+
+@dataclass(frozen=True)
 class TestResult:
-    """A delivered test message."""
+    """A recorded test: the answer for the caller, or the failure to raise after commit."""
 
     __test__ = False
 
@@ -82,6 +103,7 @@ class TestResult:
     duration_ms: float
     message: str
     detail: str
+    failure: TestSendFailed | None = None
 
 
 def _recipient(view: ChannelView, request: TestRequest, user_email: str | None) -> str | None:
@@ -92,20 +114,23 @@ def _recipient(view: ChannelView, request: TestRequest, user_email: str | None) 
     return None
 
 
-async def send_test(
+async def queue_test(
     session: AsyncSession,
     *,
     clock: Clock,
-    sender: Sender[Any],
     view: ChannelView,
     request: TestRequest,
     user_email: str | None,
-) -> TestResult:
-    """Send a test message over the channel now, as the project's mail settings make it;
-    raise :class:`TestSendFailed` in the project's language if refused."""
+    lease: Lease,
+) -> QueuedTest:
+    """Store the test delivery (one attempt allowed) leased to ``lease.owner``; the caller
+    commits before :func:`run_test`.
+
+    Should the process die before :func:`record_test`, the lease runs out (or its owner
+    stops beating) and a worker makes the one attempt instead, like any delivery.
+    """
     now = clock.now()
     wording = (await project_wording(session, {view.row.project_id}))[view.row.project_id]
-    language = wording.settings.language
     payload = seed_payload(
         username=request.username,
         service_name="Nabat",
@@ -119,72 +144,71 @@ async def send_test(
     content = build_content(payload, {"type": "test"})
     if request.subject:
         content["subject"] = request.subject
-    recipient = _recipient(view, request, user_email)
-    public_id = new_public_id()
-    tick = time.perf_counter()
-    receipt: Receipt | None = None
-    error: DeliveryError | None = None
-    try:
-        config = mail_config(view.config, wording)
-        receipt = await sender.send(config, outgoing(public_id, recipient, content))
-    except DeliveryError as exc:
-        error = exc
-    duration_ms = (time.perf_counter() - tick) * 1000
-    status = DeliveryStatus.SENT if error is None else DeliveryStatus.DEAD
-    delivery = Delivery(
-        public_id=public_id,
+    new = NewDelivery(
         project_id=view.row.project_id,
         channel_id=view.row.id,
         channel_type=view.row.type,
-        kind=DeliveryKind.TEST.value,
-        recipient=recipient,
         content=content,
-        status=status.value,
-        attempts=1,
-        max_attempts=1,
-        next_attempt_at=now,
-        last_failure_class=error.failure_class.value if error else None,
-        last_error=error.reason if error else None,
-        last_status_code=error.status if error else (receipt.status if receipt else None),
-        provider_id=receipt.provider_id if receipt else None,
-        created_at=now,
-        updated_at=now,
-        sent_at=now if error is None else None,
+        recipient=_recipient(view, request, user_email),
+        kind=DeliveryKind.TEST.value,
     )
-    session.add(delivery)
-    await session.flush()
-    session.add(
-        DeliveryAttempt(
-            delivery_id=delivery.id,
-            number=1,
-            started_at=now,
+    [item] = await enqueue(session, [new], now=now, max_attempts=1, lease=lease)
+    return QueuedTest(item, view, wording, lease.owner, now)
+
+
+async def run_test(queued: QueuedTest, *, sender: Sender[Any], limits: RateLimits) -> Attempted:
+    """The one attempt, holding no database connection."""
+    return await attempt(
+        queued.item,
+        channel_type=queued.view.row.type,
+        config=queued.view.config,
+        wording=queued.wording,
+        sender=sender,
+        limits=limits,
+    )
+
+
+async def record_test(
+    session: AsyncSession, queued: QueuedTest, attempted: Attempted, *, clock: Clock
+) -> TestResult:
+    """Settle the test delivery with its attempt; the caller commits, then raises
+    ``failure`` if there is one. Answers are in the project's language."""
+    now = clock.now()
+    item, language = queued.item, queued.wording.settings.language
+    error = attempted.error
+    if attempted.wait > 0:
+        # A test does not wait in the queue: the caller is told when to try again.
+        error = DeliveryError(
+            FailureClass.THROTTLED,
+            f"the provider's rate limit for this channel is reached; try again in "
+            f"{attempted.wait:.1f} s",
+            retry_after=attempted.wait,
+        )
+    if error is None:
+        assert attempted.receipt is not None
+        outcome = sent(item, queued.queued_at, attempted.seconds, attempted.receipt, now)
+    else:
+        outcome = failed(item, queued.queued_at, attempted.seconds, error, now)
+    await settle(session, [outcome], worker=queued.owner, now=now)
+    duration_ms = attempted.seconds * 1000
+    channel_type = queued.view.row.type
+    if error is None:
+        return TestResult(
+            delivery_id=item.id,
             duration_ms=duration_ms,
-            outcome="sent" if error is None else "failed",
-            status_code=delivery.last_status_code,
-            failure_class=delivery.last_failure_class,
-            reason=error.reason if error else (receipt.detail if receipt else ""),
-            worker="api:test",
+            message=_said(_SENT.get(channel_type, _SENT_DEFAULT), language),
+            detail=outcome.reason,
         )
+    failure = TestSendFailed(
+        _said(_FAILED.get(channel_type, _FAILED_DEFAULT), language).format(reason=error.reason),
+        code=ERROR_CODES.get(channel_type, ErrorCode.WEBHOOK_ERROR),
+        details=[
+            {
+                "deliveryId": item.id,
+                "failureClass": error.failure_class.value,
+                "transient": error.transient,
+                "statusCode": error.status,
+            }
+        ],
     )
-    await session.commit()
-    if error is not None:
-        failed = _FAILED.get(view.row.type, _FAILED_DEFAULT)
-        raise TestSendFailed(
-            _said(failed, language).format(reason=error.reason),
-            code=ERROR_CODES.get(view.row.type, ErrorCode.WEBHOOK_ERROR),
-            details=[
-                {
-                    "deliveryId": delivery.id,
-                    "failureClass": error.failure_class.value,
-                    "transient": error.transient,
-                    "statusCode": error.status,
-                }
-            ],
-        )
-    assert receipt is not None
-    return TestResult(
-        delivery_id=delivery.id,
-        duration_ms=duration_ms,
-        message=_said(_SENT.get(view.row.type, _SENT_DEFAULT), language),
-        detail=receipt.detail,
-    )
+    return TestResult(item.id, duration_ms, failure.message, error.reason, failure)
