@@ -44,6 +44,7 @@ from nabat.security.ratelimit import AttemptLimiter
 from nabat.security.ssrf import OutboundPolicy
 from nabat.services.accounts import ensure_first_admin
 from nabat.settings import Settings
+from nabat.signals import signals_for
 from nabat.state import AppState
 
 log = logging.getLogger("nabat")
@@ -61,7 +62,8 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
     limit = settings.login_attempts_per_minute
     outbound = Outbound(OutboundPolicy(settings.outbound_allow))
     smtp = SmtpPools(max_connections=settings.smtp_pool_size, clock=clock)
-    return AppState(
+    state = AppState(
+        signals=signals_for(settings.effective_database_url),
         settings=settings,
         clock=clock,
         keys=keys,
@@ -76,6 +78,9 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
         metrics=Metrics(),
         write_gate=WriteGate(serialise=engine.dialect.name == "sqlite"),
     )
+    # Started once the state has subscribed its worker and router: they listen from here.
+    await state.signals.start()
+    return state
 
 
 class NabatAPI(FastAPI):

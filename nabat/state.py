@@ -26,6 +26,7 @@ from nabat.services.event_router import EventRouter
 from nabat.services.housekeeping import Housekeeper
 from nabat.services.ingest import Limits
 from nabat.settings import Settings
+from nabat.signals import DELIVERIES, EVENTS, LocalSignals, Signals
 
 
 @dataclass
@@ -46,6 +47,8 @@ class AppState:
     metrics: Metrics
     write_gate: WriteGate
     worker: Worker | None = None
+    # Started by build_state; the default serves a state built without one (one process).
+    signals: Signals = field(default_factory=LocalSignals)
     batcher: IngestBatcher = field(init=False)
     router: EventRouter = field(init=False)
     housekeeper: Housekeeper = field(init=False)
@@ -78,6 +81,9 @@ class AppState:
         self.housekeeper = Housekeeper(
             sessions=self.sessions, gate=self.write_gate, clock=self.clock
         )
+        # This process's worker and router hear what any process queued or stored.
+        self.signals.subscribe(DELIVERIES, self._wake_worker)
+        self.signals.subscribe(EVENTS, self._wake_router)
         # One lease owner per process: its workers share the id its heartbeat keeps alive.
         self.liveness = Liveness(
             sessions=self.sessions, gate=self.write_gate, clock=self.clock, settings=self.settings
@@ -107,13 +113,20 @@ class AppState:
         )
 
     def wake_workers(self) -> None:
-        """Tell the in-process worker that deliveries were queued."""
+        """Tell the workers of every process that deliveries were queued; call it after
+        the commit (a worker that missed it finds them at its next poll)."""
+        self.signals.publish(DELIVERIES)
+
+    def wake_router(self) -> None:
+        """Tell the routers of every process that batched events wait; after the commit."""
+        self.signals.publish(EVENTS)
+
+    def _wake_worker(self, _payload: str | None) -> None:
+        # Whatever the payload (or None after a missed signal): it claims what is due.
         if self.worker is not None:
             self.worker.wake()
 
-    def wake_router(self) -> None:
-        """Tell this process's router that batched events wait (a no-op where it does not
-        run: another process's router finds them at its next poll)."""
+    def _wake_router(self, _payload: str | None) -> None:
         self.router.wake()
 
     def lease_for(self, count: int) -> Lease | None:
@@ -128,18 +141,18 @@ class AppState:
         return self.worker.lease(self.clock.now())
 
     def hand_over(self, queued: list[Claimed], lease: Lease | None) -> None:
-        """Give committed deliveries leased to the in-process worker to it, or wake it to
-        claim queued ones."""
-        if self.worker is None:
-            return
-        if lease is not None and lease.owner == self.worker.name:
+        """Give committed deliveries leased to the in-process worker to it, or wake the
+        workers of every process to claim queued ones."""
+        if self.worker is not None and lease is not None and lease.owner == self.worker.name:
             self.worker.adopt(queued)
-        else:
-            self.worker.wake()
+        elif queued:
+            self.wake_workers()
 
     async def close(self) -> None:
         """Release network clients and database connections."""
         await self.batcher.drain()
+        # After the drain: the last stored requests' signals still go out.
+        await self.signals.close()
         await self.outbound.close()
         await self.smtp.close()
         await self.engine.dispose()

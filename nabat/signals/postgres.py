@@ -178,6 +178,7 @@ class PostgresSignals(Signals):
         await self._sync(connection, listening, dispatch)
         self._connected = True
         self._tried.set()
+        log.info("listening for signals on %d topics (backend %s)", len(listening), own_pid)
         # Whatever was published while no connection listened is unknown: look again.
         self._local.missed()
         while True:
