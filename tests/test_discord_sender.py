@@ -22,6 +22,9 @@ from tests.fakes.discord import (
 from tests.fakes.provider import Reply
 from tests.fakes.support import assert_no_secret, loopback_outbound
 
+# The channel types whose error table this module tests (see test_channel_registry.py).
+ERROR_TABLE_OF = ("DISCORD",)
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[DiscordFake]:

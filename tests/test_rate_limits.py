@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from nabat.channels.base import ChannelConfig
+from nabat.channels.descriptor import Buckets
+from nabat.channels.registry import channel_type
 from nabat.channels.slack import SlackConfig
 from nabat.channels.telegram import TelegramConfig
 from nabat.clock import FrozenClock
-from nabat.delivery.limits import limits_for
 from nabat.delivery.ratelimit import Rate, RateLimits
 
 TOKEN = "123456789:AAH-test-token-0123456789abcdefXYZ"
+
+
+def limits_for(config: ChannelConfig, recipient: str | None) -> Buckets:
+    """The buckets the type's descriptor gives a message."""
+    kind = channel_type(config.type_name)
+    assert kind is not None
+    return kind.limits(config, recipient)
 
 
 def test_a_bucket_allows_its_burst_then_one_per_interval() -> None:

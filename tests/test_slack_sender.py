@@ -23,6 +23,9 @@ from tests.fakes.slack import (
 )
 from tests.fakes.support import assert_no_secret, loopback_outbound
 
+# The channel types whose error table this module tests (see test_channel_registry.py).
+ERROR_TABLE_OF = ("SLACK",)
+
 
 @pytest.fixture
 async def fake() -> AsyncIterator[SlackFake]:

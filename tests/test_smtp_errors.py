@@ -28,6 +28,9 @@ from nabat.channels.email import EmailConfig
 from nabat.channels.smtp_errors import classify_smtp_failure
 from nabat.channels.smtp_pool import AuthNotOffered, StartTlsNotOffered
 
+# The channel types whose error table this module tests (see test_channel_registry.py).
+ERROR_TABLE_OF = ("EMAIL",)
+
 CONFIG = EmailConfig.model_validate(
     {
         "smtpHost": "smtp.example.org",

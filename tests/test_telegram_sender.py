@@ -23,6 +23,9 @@ from tests.fakes.telegram import (
     utf16_len,
 )
 
+# The channel types whose error table this module tests (see test_channel_registry.py).
+ERROR_TABLE_OF = ("TELEGRAM",)
+
 SECRETS = (TOKEN, TOKEN.split(":", 1)[1])
 CHAT = "424242"
 

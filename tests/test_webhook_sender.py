@@ -21,6 +21,9 @@ from nabat.security.ssrf import OutboundPolicy
 from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
 from tests.support.postgres import free_port
 
+# The channel types whose error table this module tests (see test_channel_registry.py).
+ERROR_TABLE_OF = ("WEBHOOK", "PYTHON_BOT")
+
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 LOOPBACK = OutboundPolicy(["127.0.0.0/8", "::1/128"])
 

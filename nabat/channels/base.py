@@ -121,9 +121,6 @@ class ChannelConfig(BaseModel):
     # Keys naming where secrets are sent. Changing one must come with the secrets again,
     # or a user who may edit but not read a channel could redirect its stored password.
     destination_keys: ClassVar[tuple[str, ...]] = ()
-    # Whether the sender shows worded text (subject, text, HTML). Those that post a fixed
-    # payload instead (webhooks, the Python bot) need no template rendered for them.
-    worded: ClassVar[bool] = True
 
     @model_validator(mode="after")
     def _no_bare_mask(self) -> ChannelConfig:

@@ -7,15 +7,17 @@ outbound client names the host only, and reasons are scrubbed of the URL on the 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
-from nabat.channels.discord import DiscordConfig
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.redact import scrubbed, url_secrets
 from nabat.channels.text_limits import truncate, utf16_len
+
+if TYPE_CHECKING:
+    from nabat.channels.discord import DiscordConfig
 
 WHAT = "the Discord webhook"
 DEFAULT_TIMEOUT_S = 15.0

@@ -9,6 +9,7 @@ lost earlier (only the former may have delivered the message).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiosmtplib import (
     SMTP,
@@ -21,13 +22,15 @@ from aiosmtplib import (
 )
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
-from nabat.channels.email import EmailConfig
 from nabat.channels.email_message import mailbox
 from nabat.channels.email_wire import build_wire
 from nabat.channels.redact import scrubbed
 from nabat.channels.smtp_errors import classify_smtp_failure, recipient_reason, reply_text
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from nabat.channels.email import EmailConfig
 
 _DETAIL_LIMIT = 200
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
 from nabat.channels.http_status import classify_status, parse_retry_after
 from nabat.channels.outbound import Outbound
-from nabat.channels.python_bot import PythonBotConfig
+
+if TYPE_CHECKING:
+    from nabat.channels.python_bot import PythonBotConfig
 
 
 def bot_body(message: OutgoingMessage) -> dict[str, Any]:

@@ -7,14 +7,16 @@ names the host only, and reasons are scrubbed of the URL and its path on the way
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.redact import scrubbed, url_secrets
-from nabat.channels.slack import SlackConfig
 from nabat.channels.text_limits import ELLIPSIS, split, truncate, utf16_len
+
+if TYPE_CHECKING:
+    from nabat.channels.slack import SlackConfig
 
 WHAT = "the Slack webhook"
 DEFAULT_TIMEOUT_S = 15.0

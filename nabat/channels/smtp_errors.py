@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from aiosmtplib import (
     SMTPAuthenticationError,
@@ -30,8 +31,10 @@ from aiosmtplib import (
 )
 
 from nabat.channels.contract import DeliveryError, FailureClass
-from nabat.channels.email import EmailConfig
 from nabat.channels.smtp_pool import AuthNotOffered, StartTlsNotOffered
+
+if TYPE_CHECKING:
+    from nabat.channels.email import EmailConfig
 
 MID_DATA_CODE = 451
 """The reply a connection lost during DATA stands for."""

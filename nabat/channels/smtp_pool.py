@@ -25,6 +25,7 @@ import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from aiosmtplib import (
     SMTP,
@@ -33,8 +34,10 @@ from aiosmtplib import (
     SMTPResponseException,
 )
 
-from nabat.channels.email import EmailConfig
 from nabat.clock import Clock, SystemClock
+
+if TYPE_CHECKING:
+    from nabat.channels.email import EmailConfig
 
 logger = logging.getLogger(__name__)
 

@@ -8,6 +8,17 @@ from typing import ClassVar, Literal
 from pydantic import Field, SecretStr, field_validator
 
 from nabat.channels.base import MASK, ChannelConfig, HttpUrl, Int
+from nabat.channels.descriptor import (
+    TEST_FAILED,
+    TEST_SENT,
+    Buckets,
+    ChannelType,
+    SenderParts,
+    fingerprint,
+)
+from nabat.channels.telegram_sender import TelegramSender
+from nabat.delivery.ratelimit import Rate
+from nabat.errors import ErrorCode
 
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
 _CHAT = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
@@ -45,3 +56,36 @@ class TelegramConfig(ChannelConfig):
                 "must be a numeric chat id (e.g. -1001234567890) or a public @channelname"
             )
         return value
+
+
+# Telegram Bot FAQ: about 1 message/s per chat, 20/min per group, 30/s per bot.
+PER_CHAT = Rate(per_second=1.0, burst=3.0)
+# No burst for groups: with one, a sliding minute could see the burst plus a minute's
+# refill, and Telegram counts 20 per minute.
+PER_GROUP = Rate(per_second=19 / 60, burst=1.0)
+PER_BOT = Rate(per_second=30.0, burst=30.0)
+
+
+def _limits(config: TelegramConfig, recipient: str | None) -> Buckets:
+    bot = fingerprint(config.bot_token.get_secret_value())
+    chat = recipient or config.chat_id
+    buckets = [(f"tg-chat:{bot}:{chat}", PER_CHAT)]
+    if chat.startswith("-"):
+        buckets.append((f"tg-group:{bot}:{chat}", PER_GROUP))
+    buckets.append((f"tg-bot:{bot}", PER_BOT))
+    return buckets
+
+
+def _sender(parts: SenderParts) -> TelegramSender:
+    return TelegramSender(parts.outbound)
+
+
+TELEGRAM = ChannelType(
+    config=TelegramConfig,
+    sender=_sender,
+    error_code=ErrorCode.TELEGRAM_ERROR,
+    test_sent=TEST_SENT,
+    test_failed=TEST_FAILED,
+    address_kind="TELEGRAM",
+    limits=_limits,
+)

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nabat.channels.contract import DeliveryError, OutgoingMessage, Receipt
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.redact import REDACTED, scrubbed
-from nabat.channels.telegram import TelegramConfig
 from nabat.channels.telegram_errors import NUMERIC_CHAT, WHAT, TelegramReply, classify_reply
 from nabat.channels.telegram_text import TEXT_LIMIT, compose
+
+if TYPE_CHECKING:
+    from nabat.channels.telegram import TelegramConfig
 
 log = logging.getLogger(__name__)
 

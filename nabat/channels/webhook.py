@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator
 
 from nabat.channels.base import MASK, ChannelConfig, Float, HttpUrl, config_error, mask_error
+from nabat.channels.descriptor import TEST_FAILED, TEST_SENT, ChannelType, SenderParts
+from nabat.channels.webhook_sender import WebhookSender, signing_key
+from nabat.errors import ErrorCode
 
 # RFC 9110 token characters.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -23,8 +24,6 @@ RESERVED_HEADERS = frozenset(
     | {"webhook-id", "webhook-timestamp", "webhook-signature"}
 )
 
-MIN_SECRET_BYTES = 16
-
 
 def _upper(value: object) -> object:
     return value.upper() if isinstance(value, str) else value
@@ -34,7 +33,6 @@ class WebhookConfig(ChannelConfig):
     """Target URL, method, extra headers, timeout and an optional signing secret."""
 
     type_name: ClassVar[str] = "WEBHOOK"
-    worded: ClassVar[bool] = False
     destination_keys: ClassVar[tuple[str, ...]] = ("url",)
 
     url: HttpUrl
@@ -79,21 +77,16 @@ class WebhookConfig(ChannelConfig):
         return public
 
 
-def signing_key(secret: str) -> bytes:
-    """Return the HMAC key of a Standard Webhooks secret.
+def _sender(parts: SenderParts) -> WebhookSender:
+    return WebhookSender(parts.outbound, parts.clock)
 
-    ``whsec_<base64>`` is decoded as the spec says; any other string of at least
-    16 characters is used as raw bytes. Raises ``ValueError`` otherwise.
-    """
-    if secret.startswith("whsec_"):
-        try:
-            key = base64.b64decode(secret[len("whsec_") :], validate=True)
-        except binascii.Error as exc:
-            raise ValueError("a whsec_ secret must be base64 after the prefix") from exc
-    else:
-        key = secret.encode("utf-8")
-    if len(key) < MIN_SECRET_BYTES:
-        raise ValueError(
-            f"must be at least {MIN_SECRET_BYTES} bytes (e.g. whsec_ followed by 24+ base64 bytes)"
-        )
-    return key
+
+WEBHOOK = ChannelType(
+    config=WebhookConfig,
+    sender=_sender,
+    error_code=ErrorCode.WEBHOOK_ERROR,
+    test_sent=TEST_SENT,
+    test_failed=TEST_FAILED,
+    # The payload and the event as they are, not worded text.
+    worded=False,
+)

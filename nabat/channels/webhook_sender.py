@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nabat.channels.contract import OutgoingMessage, Receipt
 from nabat.channels.http_status import classify_status, parse_retry_after
 from nabat.channels.outbound import Outbound
-from nabat.channels.webhook import WebhookConfig, signing_key
 from nabat.clock import Clock
+
+if TYPE_CHECKING:
+    from nabat.channels.webhook import WebhookConfig
+
+MIN_SECRET_BYTES = 16
 
 
 def webhook_body(message: OutgoingMessage) -> dict[str, Any]:
@@ -22,6 +27,26 @@ def webhook_body(message: OutgoingMessage) -> dict[str, Any]:
     if message.event is not None:
         body["event"] = message.event
     return body
+
+
+def signing_key(secret: str) -> bytes:
+    """Return the HMAC key of a Standard Webhooks secret.
+
+    ``whsec_<base64>`` is decoded as the spec says; any other string of at least
+    16 characters is used as raw bytes. Raises ``ValueError`` otherwise.
+    """
+    if secret.startswith("whsec_"):
+        try:
+            key = base64.b64decode(secret[len("whsec_") :], validate=True)
+        except binascii.Error as exc:
+            raise ValueError("a whsec_ secret must be base64 after the prefix") from exc
+    else:
+        key = secret.encode("utf-8")
+    if len(key) < MIN_SECRET_BYTES:
+        raise ValueError(
+            f"must be at least {MIN_SECRET_BYTES} bytes (e.g. whsec_ followed by 24+ base64 bytes)"
+        )
+    return key
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from nabat.channels.base import ChannelConfig
 from nabat.channels.contract import DeliveryError, FailureClass, Receipt, Sender
-from nabat.delivery.limits import limits_for
+from nabat.channels.registry import channel_type as descriptor
 from nabat.delivery.queue import Claimed
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, mail_config, render
@@ -63,16 +63,19 @@ async def attempt(
     a bug of ours: logged with its trace and returned as ``internal``. A ``throttled``
     answer pauses the destination's bucket for the provider's ``retry_after``.
     """
+    kind = descriptor(channel_type)
+    if kind is None:
+        return Attempted(error=DeliveryError(FailureClass.INTERNAL, f"no such type {channel_type}"))
     try:
-        message = render(item, wording, worded=type(config).worded)
+        message = render(item, wording, worded=kind.worded)
         if wording is not None:
-            config = mail_config(config, wording)
+            config = mail_config(kind, config, wording)
     except DeliveryError as exc:
         return Attempted(error=exc)
     except Exception as exc:
         log.exception("wording a %s delivery failed unexpectedly", channel_type)
         return Attempted(error=_internal("wording the message", channel_type, exc))
-    buckets = limits_for(config, item.recipient)
+    buckets = kind.limits(config, item.recipient)
     if buckets:
         wait = limits.reserve(buckets)
         while 0 < wait <= max_wait:

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.channels.registry import channel_type
 from nabat.delivery.content import build_content, seed_payload
 from nabat.delivery.queue import NewDelivery
 from nabat.models.account import Membership, Role, User
@@ -111,7 +112,9 @@ async def _notice(
     )
     reason = f"the notification type {type_key!r} is switched off in this project"
     recipients: list[str | None] = [None]
-    if target.type == "EMAIL":
+    # A personal e-mail channel goes to each owner and admin; others to their destination.
+    kind = channel_type(target.type)
+    if kind is not None and kind.address_kind == "EMAIL":
         recipients = [email for email in await _admin_emails(session, run.project_id)] or [None]
     return [
         NewDelivery(

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.channels.base import ChannelConfig
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage
-from nabat.channels.email import EmailConfig
+from nabat.channels.descriptor import ChannelType, ProjectSender
+from nabat.channels.registry import channel_type
 from nabat.delivery.content import outgoing
 from nabat.delivery.queue import Claimed
 from nabat.errors import NabatError
@@ -44,9 +45,14 @@ async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dic
         {
             item.project_id
             for item in items
-            if "render" in item.content or item.channel_type == "EMAIL"
+            if "render" in item.content or _takes_project_sender(item.channel_type)
         },
     )
+
+
+def _takes_project_sender(type_name: str) -> bool:
+    kind = channel_type(type_name)
+    return kind is not None and kind.with_project is not None
 
 
 async def project_wording(session: AsyncSession, projects: Collection[int]) -> dict[int, Wording]:
@@ -66,31 +72,21 @@ async def project_wording(session: AsyncSession, projects: Collection[int]) -> d
     }
 
 
-def mail_config(config: ChannelConfig, wording: Wording) -> ChannelConfig:
-    """An e-mail channel's sender completed from the project.
-
-    From is the channel's ``fromEmail``, else the project's From address; the sender name
-    is the channel's, else the project's, else the project's name; Reply-To is the
-    channel's, else the project's, else the From address. Only a missing From address
-    is an error: a ``config`` DeliveryError naming both places to set one.
-    """
-    if not isinstance(config, EmailConfig):
+def mail_config(kind: ChannelType[Any], config: ChannelConfig, wording: Wording) -> ChannelConfig:
+    """``config`` completed from the project's sender where the type takes one (e-mail's
+    From, sender name and Reply-To); raises the type's ``config`` DeliveryError if it
+    cannot be."""
+    if kind.with_project is None:
         return config
     settings = wording.settings
-    from_email = config.from_email or settings.from_address
-    if not from_email:
-        raise DeliveryError(
-            FailureClass.CONFIG,
-            "no sender address: set fromEmail on the channel or fromAddress with PUT "
-            "/api/v1/settings/mail",
-        )
-    return config.model_copy(
-        update={
-            "from_email": from_email,
-            "from_name": config.from_name or settings.from_name or wording.project_name or None,
-            "reply_to": config.reply_to or settings.reply_to or from_email,
-        }
+    project = ProjectSender(
+        from_address=settings.from_address,
+        from_name=settings.from_name,
+        reply_to=settings.reply_to,
+        project_name=wording.project_name,
     )
+    completed: ChannelConfig = kind.with_project(config, project)
+    return completed
 
 
 def render(item: Claimed, wording: Wording | None, *, worded: bool = True) -> OutgoingMessage:

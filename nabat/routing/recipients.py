@@ -7,9 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-# Channel types that address one person per message; the others post to a fixed place
-# (a Slack channel, a webhook) and get the recipients' names in the payload instead.
-PERSONAL = {"EMAIL": "EMAIL", "TELEGRAM": "TELEGRAM", "SMS": "PHONE", "PYTHON_BOT": "USERNAME"}
+from nabat.channels.registry import channel_type as registered_type
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _TELEGRAM = re.compile(r"^(-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31})$")
@@ -67,7 +65,10 @@ def expand(
     the message.
     """
     result = Expansion()
-    kind = PERSONAL.get(channel_type)
+    # Personal types address one person per message; the others post to a fixed place
+    # (a Slack channel, a webhook) and get the recipients' names in the payload instead.
+    descriptor = registered_type(channel_type)
+    kind = descriptor.address_kind if descriptor else None
     if not refs or kind is None:
         names = [people[ref].username if ref in people else ref for ref in refs]
         result.targets.append(Target(None, ", ".join(names) or None))

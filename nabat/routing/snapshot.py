@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
-# Channel type -> the kind of wording it takes. Templates exist per notification type and
-# per kind, not per channel type: Slack and Telegram read the same short text.
-CHANNEL_KINDS: dict[str, str] = {
-    "EMAIL": "email",
-    "EWS": "email",
-    "GRAPH_MAIL": "email",
-    "SMS": "sms",
-}
-KINDS = ("email", "chat", "sms")
+from nabat.channels.descriptor import TemplateKind
+from nabat.channels.registry import channel_type as registered_type
+
+# Templates exist per notification type and per kind, not per channel type: Slack and
+# Telegram read the same short text. Each type's descriptor names its kind.
+KINDS: tuple[TemplateKind, ...] = get_args(TemplateKind)
 
 
-def channel_kind(channel_type: str) -> str:
-    """The template kind for a channel type: ``email``, ``sms`` or ``chat``."""
-    return CHANNEL_KINDS.get(channel_type.upper(), "chat")
+def channel_kind(channel_type: str) -> TemplateKind:
+    """The template kind for a channel type: ``email``, ``sms`` or ``chat`` (unknown
+    types read as chat)."""
+    kind = registered_type(channel_type.upper())
+    return kind.template_kind if kind else "chat"
 
 
 def iso(moment: datetime) -> str:

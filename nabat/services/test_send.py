@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.channels.contract import DeliveryError, FailureClass, Sender
-from nabat.channels.email import EmailConfig
+from nabat.channels.descriptor import ChannelType
+from nabat.channels.registry import channel_type
 from nabat.clock import Clock
 from nabat.delivery.attempt import Attempted, attempt
 from nabat.delivery.content import build_content, seed_payload
@@ -24,43 +25,11 @@ from nabat.delivery.outcomes import failed, sent
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue, settle
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, project_wording
-from nabat.errors import ErrorCode, NabatError
+from nabat.errors import NabatError
 from nabat.models.delivery import DeliveryKind
 from nabat.services.channels import ChannelView
 
-ERROR_CODES = {
-    "EMAIL": ErrorCode.EMAIL_ERROR,
-    "TELEGRAM": ErrorCode.TELEGRAM_ERROR,
-    "SLACK": ErrorCode.SLACK_ERROR,
-    "WEBHOOK": ErrorCode.WEBHOOK_ERROR,
-    "PYTHON_BOT": ErrorCode.BOT_UNAVAILABLE,
-    "DISCORD": ErrorCode.DISCORD_ERROR,
-}
-
 DEFAULT_MESSAGE = "Test notification from Nabat. / Тестовое уведомление от Nabat."
-
-# What the caller reads, in the project's language; seed 001 words the e-mail success.
-_SENT = {
-    "EMAIL": {"ru": "Тестовое письмо успешно отправлено", "en": "Test e-mail sent successfully"},
-}
-_SENT_DEFAULT = {
-    "ru": "Тестовое сообщение успешно отправлено",
-    "en": "Test message sent successfully",
-}
-_FAILED = {
-    "EMAIL": {
-        "ru": "Тестовое письмо не отправлено: {reason}",
-        "en": "Test e-mail not sent: {reason}",
-    },
-}
-_FAILED_DEFAULT = {
-    "ru": "Тестовое сообщение не отправлено: {reason}",
-    "en": "Test message not sent: {reason}",
-}
-
-
-def _said(table: dict[str, str], language: str) -> str:
-    return table.get(language, table["en"])
 
 
 class TestSendFailed(NabatError):
@@ -106,12 +75,22 @@ class TestResult:
     failure: TestSendFailed | None = None
 
 
-def _recipient(view: ChannelView, request: TestRequest, user_email: str | None) -> str | None:
+def _recipient(
+    kind: ChannelType[Any], view: ChannelView, request: TestRequest, user_email: str | None
+) -> str | None:
     if request.recipient:
         return request.recipient.strip()
-    if isinstance(view.config, EmailConfig) and not view.config.to:
+    # A mail channel without recipients of its own mails the tester.
+    if kind.address_kind == "EMAIL" and not kind.addressed(view.config):
         return user_email
     return None
+
+
+def _descriptor(view: ChannelView) -> ChannelType[Any]:
+    kind = channel_type(view.row.type)
+    # A stored channel's type was checked when it was saved.
+    assert kind is not None, view.row.type
+    return kind
 
 
 async def queue_test(
@@ -149,7 +128,7 @@ async def queue_test(
         channel_id=view.row.id,
         channel_type=view.row.type,
         content=content,
-        recipient=_recipient(view, request, user_email),
+        recipient=_recipient(_descriptor(view), view, request, user_email),
         kind=DeliveryKind.TEST.value,
     )
     [item] = await enqueue(session, [new], now=now, max_attempts=1, lease=lease)
@@ -191,17 +170,17 @@ async def record_test(
         outcome = failed(item, queued.queued_at, attempted.seconds, error, now)
     await settle(session, [outcome], worker=queued.owner, now=now)
     duration_ms = attempted.seconds * 1000
-    channel_type = queued.view.row.type
+    kind = _descriptor(queued.view)
     if error is None:
         return TestResult(
             delivery_id=item.id,
             duration_ms=duration_ms,
-            message=_said(_SENT.get(channel_type, _SENT_DEFAULT), language),
+            message=kind.test_sent.said(language),
             detail=outcome.reason,
         )
     failure = TestSendFailed(
-        _said(_FAILED.get(channel_type, _FAILED_DEFAULT), language).format(reason=error.reason),
-        code=ERROR_CODES.get(channel_type, ErrorCode.WEBHOOK_ERROR),
+        kind.test_failed.said(language, reason=error.reason),
+        code=kind.error_code,
         details=[
             {
                 "deliveryId": item.id,

@@ -13,6 +13,9 @@ from typing import Any
 
 from tests.fakes.provider import FakeProvider, Recorded, Reply
 
+# The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+SERVES = ("DISCORD",)
+
 WEBHOOK_ID = "1234567890123456789"
 WEBHOOK_TOKEN = "DiscordHookToken-abcdefghijklmnopqrstuvwxyz0123456789"
 CONTENT_LIMIT = 2000

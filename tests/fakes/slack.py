@@ -11,6 +11,9 @@ from typing import Any
 
 from tests.fakes.provider import FakeProvider, Recorded, Reply
 
+# The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+SERVES = ("SLACK",)
+
 WEBHOOK_PATH = "/services/T0NABAT01/B0NABAT02/SlackSecret0123456789abcd"
 WEBHOOK_SECRET = "SlackSecret0123456789abcd"
 MAX_BLOCKS = 50

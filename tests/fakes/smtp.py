@@ -25,6 +25,9 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from nabat.channels.contract import OutgoingMessage
 from nabat.channels.email import EmailConfig
 
+# The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+SERVES = ("EMAIL",)
+
 TlsMode = Literal["none", "starttls", "implicit"]
 
 SMTP_USER = "alerts@example.org"

@@ -15,6 +15,9 @@ from typing import Any
 
 from tests.fakes.provider import FakeProvider, Recorded, Reply
 
+# The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+SERVES = ("TELEGRAM",)
+
 TOKEN = "123456789:AAH-test-token-0123456789abcdefXYZ"
 """A bot token the fake knows (shaped like a real one)."""
 

@@ -15,6 +15,9 @@ from typing import Any
 
 from aiohttp import web
 
+# The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+SERVES = ("WEBHOOK", "PYTHON_BOT")
+
 TOLERANCE_SECONDS = 300
 
 
