@@ -22,6 +22,8 @@ test: lint
 migrate:
 	$(UV) run --frozen --no-dev nabat migrate
 
+# Writes docs/benchmarks.md (about 10 minutes on 2 cores). A smoke run with small counts:
+# make bench BENCH_ARGS=--quick   (its report goes to a temporary file)
 bench: sync
 	$(UV) sync --frozen --group bench --quiet
-	$(UV) run --frozen --group bench python -m bench.run
+	$(UV) run --frozen --group bench python -m bench.run $(BENCH_ARGS)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import orjson
 
-from bench.events import event
 from bench.harness import ROOT
+from bench.load import event
 
 BATCH = 1000
 BATCHES = 50
@@ -42,7 +42,12 @@ def _database(data: str) -> Path:
     """A migrated Nabat database with one project and one channel."""
     env = {**os.environ, "NABAT_DATA_DIR": data, "NABAT_DATABASE_URL": ""}
     subprocess.run(
-        [sys.executable, "-m", "nabat", "migrate"], env=env, cwd=ROOT, check=True, timeout=120
+        [sys.executable, "-m", "nabat", "migrate"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        timeout=120,
+        capture_output=True,
     )
     path = Path(data) / "nabat.db"
     with sqlite3.connect(path) as connection:
@@ -122,6 +127,6 @@ def sqlite_floor(batches: int = BATCHES, size: int = BATCH) -> float:
         return batches * size / elapsed
 
 
-async def sqlite_floor_async() -> float:
+async def sqlite_floor_async(batches: int = BATCHES) -> dict[str, float]:
     """:func:`sqlite_floor` for the bench runner (it runs no event loop work)."""
-    return sqlite_floor()
+    return {"throughput": sqlite_floor(batches)}

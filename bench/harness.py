@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,26 +29,33 @@ def free_port() -> int:
         return port
 
 
-def wait_port(port: int, timeout: float = 60.0) -> None:
-    """Block until something listens on 127.0.0.1:port."""
+def wait_port(
+    port: int, timeout: float = 60.0, child: subprocess.Popen[bytes] | None = None
+) -> None:
+    """Block until something listens on 127.0.0.1:port; raises when ``child`` exits first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if child is not None and child.poll() is not None:
+            raise RuntimeError(f"the process for port {port} exited with {child.returncode}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.02)
     raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
 
 
 @contextmanager
 def process(
-    args: list[str], env: dict[str, str] | None = None
+    args: list[str], env: dict[str, str] | None = None, *, python: bool = True
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a child Python module for the length of the block."""
+    """Run a child (a Python module unless ``python`` is false) for the length of the block.
+
+    Its output goes to a temporary log, printed (the tail) if the block fails.
+    """
     log = tempfile.NamedTemporaryFile(prefix="nabat-bench-", suffix=".log", delete=False)  # noqa: SIM115
     child = subprocess.Popen(
-        [sys.executable, *args],
+        [sys.executable, *args] if python else args,
         cwd=ROOT,
         env={**os.environ, **(env or {})},
         stdout=log,
@@ -63,16 +71,18 @@ def process(
     finally:
         log.close()
         Path(log.name).unlink(missing_ok=True)
-        child.terminate()
-        try:
-            child.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            child.kill()
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 @contextmanager
 def http_sink() -> Iterator[int]:
-    """An HTTP sink process; yields its port."""
+    """An HTTP sink process (bench/sink.py); yields its port."""
     port = free_port()
     with process(["-m", "bench.sink", str(port)]):
         wait_port(port)
@@ -96,36 +106,76 @@ def smtp_sink() -> Iterator[int]:
         yield port
 
 
-@contextmanager
-def nabat(
-    extra_env: dict[str, str] | None = None, *, split: bool = False, api_only: bool = False
-) -> Iterator[str]:
-    """A fresh ``nabat serve`` (SQLite in a new data dir); yields its base URL.
+def nabat_env(data: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a bench ``nabat`` process: SQLite in ``data``, on ``port``."""
+    return {
+        "NABAT_HOST": "127.0.0.1",
+        "NABAT_PORT": str(port),
+        "NABAT_DATA_DIR": data,
+        "NABAT_DATABASE_URL": "",
+        "NABAT_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "NABAT_OUTBOUND_ALLOW": "127.0.0.0/8",
+        "NABAT_LOG_LEVEL": "WARNING",
+        **(extra or {}),
+    }
 
-    ``split``: the API process delivers nothing; a separate ``nabat worker`` process on the
-    same SQLite database does (the two-process layout that uses both cores).
-    ``api_only``: ``nabat api`` alone, to measure accepting without delivering.
+
+@dataclass(frozen=True)
+class Layout:
+    """How Nabat runs: ``serve`` (one process) or ``split`` (``nabat api`` + ``nabat worker``)."""
+
+    name: str
+
+    @property
+    def label(self) -> str:
+        """The wording used in the report."""
+        return "`nabat serve`" if self.name == "serve" else "`nabat api` + `nabat worker`"
+
+
+SERVE = Layout("serve")
+SPLIT = Layout("split")
+
+
+@dataclass(frozen=True)
+class Server:
+    """Running Nabat processes: the API's base URL and every process's pid."""
+
+    base: str
+    pids: tuple[int, ...]
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the processes used so far (from /proc)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / tick
+        return total
+
+
+@contextmanager
+def nabat(layout: Layout = SERVE, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
+    """Fresh Nabat processes (SQLite in a new data dir) for the length of the block.
+
+    ``split``: the worker polls every 50 ms (on SQLite no signal crosses processes).
     """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="nabat-bench-") as data:
-        env = {
-            "NABAT_PORT": str(port),
-            "NABAT_DATA_DIR": data,
-            "NABAT_DATABASE_URL": "",
-            "NABAT_ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "NABAT_OUTBOUND_ALLOW": "127.0.0.0/8",
-            "NABAT_LOG_LEVEL": "WARNING",
-            **(extra_env or {}),
-        }
-        if split:
-            env |= {"NABAT_POLL_SECONDS": "0.05"}
-        with process(["-m", "nabat", "api" if split or api_only else "serve"], env):
-            wait_port(port)
-            if not split:
-                yield f"http://127.0.0.1:{port}"
-                return
-            with process(["-m", "nabat", "worker"], env):
-                yield f"http://127.0.0.1:{port}"
+        env = nabat_env(data, port, extra_env)
+        base = f"http://127.0.0.1:{port}"
+        if layout is SERVE:
+            with process(["-m", "nabat", "serve"], env) as serve:
+                wait_port(port, child=serve)
+                yield Server(base, (serve.pid,))
+            return
+        env |= {"NABAT_POLL_SECONDS": "0.05", **(extra_env or {})}
+        with process(["-m", "nabat", "api"], env) as api:
+            wait_port(port, child=api)
+            with process(["-m", "nabat", "worker"], env) as worker:
+                yield Server(base, (api.pid, worker.pid))
 
 
 async def json_call(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
@@ -138,7 +188,7 @@ async def json_call(session: aiohttp.ClientSession, method: str, url: str, **kwa
 
 
 async def login(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
-    """Authorization header for the bench admin."""
+    """Authorization header of the bench admin's login token (``POST /api/auth/login``)."""
     body = await json_call(
         session,
         "POST",
@@ -148,17 +198,29 @@ async def login(session: aiohttp.ClientSession, base: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {body['token']}"}
 
 
-async def wait_count(
-    session: aiohttp.ClientSession, url: str, target: int, limit_s: float = 600.0
-) -> None:
-    """Poll a sink's /_count until it reaches ``target``."""
+async def sink_counts(session: aiohttp.ClientSession, sink: int) -> dict[str, int]:
+    """The sink's counts: distinct markers arrived, duplicates, requests."""
+    body: dict[str, int] = await json_call(session, "GET", f"http://127.0.0.1:{sink}/_count")
+    return body
+
+
+async def sink_arrivals(session: aiohttp.ClientSession, sink: int) -> dict[int, float]:
+    """Each marker's first arrival time (epoch seconds) at the sink."""
+    body = await json_call(session, "GET", f"http://127.0.0.1:{sink}/_stats")
+    return {int(number): float(at) for number, at in body["arrivals"]}
+
+
+async def wait_arrivals(
+    session: aiohttp.ClientSession, sink: int, target: int, limit_s: float
+) -> bool:
+    """Poll the sink until ``target`` distinct markers arrived; false after ``limit_s``."""
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        body = await json_call(session, "GET", url)
-        if body["count"] >= target:
-            return
+    while True:
+        if (await sink_counts(session, sink))["count"] >= target:
+            return True
+        if time.monotonic() > deadline:
+            return False
         await asyncio.sleep(0.02)
-    raise RuntimeError(f"{url} did not reach {target} within {limit_s} s")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,67 +1,119 @@
-"""The measured workloads. Each returns plain numbers; run.py repeats and reports them."""
+"""The measured workloads. Each returns a dict of plain numbers; run.py repeats and reports.
+
+Every figure is end to end: from the first POST until the last accepted item arrived at
+the sink (bench/sink.py), counted by the marker each item carries.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import time
-from email.message import EmailMessage
+from dataclasses import dataclass
+from typing import Literal
 
 import aiohttp
-import aiosmtplib
-import httpx
 
-from bench.harness import http_sink, json_call, login, nabat, percentile, smtp_sink, wait_count
+from bench.alertmanager import alertmanager
+from bench.harness import (
+    SERVE,
+    Layout,
+    http_sink,
+    json_call,
+    login,
+    nabat,
+    percentile,
+    sink_arrivals,
+    sink_counts,
+    wait_arrivals,
+)
+from bench.load import Item, Load, Shape, alert, closed_loop, connector, event, notification, paced
 
-WEBHOOK_TOTAL = 20_000
-BATCH = 1000
-EMAIL_TOTAL = 2000
-CONCURRENCY = 256
-# Systems posting to Nabat: a few at a time, as several monitors or app servers would.
-PRODUCERS = 4
+Endpoint = Literal["send", "events"]
+Auth = Literal["token", "key"]
+Result = dict[str, float]
+
+PATHS: dict[tuple[Endpoint, bool], str] = {
+    ("send", False): "/api/v1/notifications/send",
+    ("send", True): "/api/v1/notifications/send/batch",
+    ("events", False): "/api/v1/events",
+    ("events", True): "/api/v1/events/batch",
+}
 
 
-async def client_ceiling(
-    kind: str, total: int = WEBHOOK_TOTAL, concurrency: int = CONCURRENCY
-) -> float:
-    """Requests/s one process's HTTP client (aiohttp or httpx) gets from the sink."""
-    with http_sink() as port:
-        url = f"http://127.0.0.1:{port}/ceiling"
-        body = {"message": "x" * 200, "metadata": {"batch": 0}}
-        queue = iter(range(total))
-        start = time.perf_counter()
-        if kind == "aiohttp":
-            connector = aiohttp.TCPConnector(limit=concurrency)
-            async with aiohttp.ClientSession(connector=connector) as session:
+@dataclass(frozen=True)
+class Budget:
+    """Time limits that keep a slow build from making the bench take hours.
 
-                async def worker_a() -> None:
-                    for _ in queue:
-                        async with session.post(url, json=body) as response:
-                            await response.read()
+    ``post_s``: clients stop taking new bodies after this long (the figure is then over
+    what was sent, and the report says so); ``drain_s``: how long to wait for the
+    accepted items to arrive after the last answer.
+    """
 
-                await asyncio.gather(*(worker_a() for _ in range(concurrency)))
-        else:
-            limits = httpx.Limits(
-                max_connections=concurrency, max_keepalive_connections=concurrency
+    post_s: float = 20.0
+    drain_s: float = 30.0
+
+
+async def outcome(
+    session: aiohttp.ClientSession, sink: int, load: Load, offered: int, drain_s: float
+) -> Result:
+    """Wait for the accepted items to arrive, then the figures of one run."""
+    await wait_arrivals(session, sink, len(load.accepted), drain_s)
+    arrivals = await sink_arrivals(session, sink)
+    counts = await sink_counts(session, sink)
+    arrived = [n for n in load.accepted if n in arrivals]
+    last = max((arrivals[n] for n in arrived), default=load.finished)
+    latencies = [(arrivals[n] - load.accepted[n]) * 1000 for n in arrived]
+    return {
+        "throughput": len(arrived) / max(last - load.started, 1e-9),
+        "accept_rate": load.accept_rate,
+        "offered": offered,
+        "posted": load.requests,
+        "accepted": len(load.accepted),
+        "arrived": len(arrived),
+        "errors": load.errors,
+        "duplicates": counts["duplicates"],
+        "max_ms": load.max_ms,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+    }
+
+
+def _report_errors(name: str, load: Load) -> None:
+    if load.errors:
+        print(f"  {name}: {load.errors} errors, first: {load.error_sample}", flush=True)
+
+
+async def client_ceiling(clients: int, total: int) -> Result:
+    """Requests/s the aiohttp client alone gets from the sink (the load generator's ceiling)."""
+    with http_sink() as sink:
+        bodies = Shape(notification).bodies(total)
+        async with aiohttp.ClientSession(connector=connector(clients)) as session:
+            load = await closed_loop(
+                session, f"http://127.0.0.1:{sink}/ceiling", {}, bodies, clients, 600.0
             )
-            async with httpx.AsyncClient(limits=limits) as client:
-
-                async def worker_h() -> None:
-                    for _ in queue:
-                        await client.post(url, json=body)
-
-                await asyncio.gather(*(worker_h() for _ in range(concurrency)))
-        return total / (time.perf_counter() - start)
+            _report_errors("ceiling", load)
+            return await outcome(session, sink, load, total, 10.0)
 
 
-async def webhook_channel(session: aiohttp.ClientSession, base: str, sink: int) -> dict[str, str]:
-    """Log in as the bench admin and make a webhook to the sink the default channel;
-    returns the admin's Authorization header."""
-    headers = await login(session, base)
+async def alertmanager_run(per_post: int, clients: int, total: int, budget: Budget) -> Result:
+    """Alerts/s through Alertmanager into the sink, ``per_post`` alerts per POST."""
+    with http_sink() as sink, alertmanager(sink) as base:
+        bodies = Shape(alert, per_post, wrap="").bodies(total)
+        async with aiohttp.ClientSession(connector=connector(clients)) as session:
+            load = await closed_loop(
+                session, f"{base}/api/v2/alerts", {}, bodies, clients, budget.post_s
+            )
+            _report_errors("alertmanager", load)
+            return await outcome(session, sink, load, total, budget.drain_s)
+
+
+async def setup(session: aiohttp.ClientSession, base: str, sink: int) -> dict[Auth, dict[str, str]]:
+    """A default WEBHOOK channel into the sink; the admin's login token and a project API
+    key (default scopes: send notifications, write events), as Authorization headers."""
+    token = await login(session, base)
     await json_call(
         session,
         "POST",
         f"{base}/api/v1/notifications/channels",
-        headers=headers,
+        headers=token,
         json={
             "name": "sink",
             "type": "WEBHOOK",
@@ -69,185 +121,80 @@ async def webhook_channel(session: aiohttp.ClientSession, base: str, sink: int) 
             "isDefault": True,
         },
     )
-    return headers
+    key = await json_call(
+        session, "POST", f"{base}/api/v1/api-keys", headers=token, json={"name": "bench"}
+    )
+    return {"token": token, "key": {"Authorization": f"Bearer {key['key']}"}}
 
 
-def _notifications(batch: int, size: int) -> dict[str, object]:
-    return {
-        "notifications": [
-            {
-                "serviceName": "bench",
-                "status": "DOWN",
-                "severity": "ERROR",
-                "message": "benchmark message",
-                "metadata": {"batch": batch},
-            }
-            for _ in range(size)
-        ]
-    }
+def shape(endpoint: Endpoint, per_post: int, item: Item | None = None) -> Shape:
+    """How ``endpoint`` takes ``per_post`` items (``item``, else its usual one) in one POST."""
+    item = item or (notification if endpoint == "send" else event)
+    if per_post == 1:
+        return Shape(item)
+    return Shape(item, per_post, wrap="notifications" if endpoint == "send" else "events")
 
 
-async def _arrivals(session: aiohttp.ClientSession, sink: int) -> list[tuple[float, int]]:
-    body = await json_call(session, "GET", f"http://127.0.0.1:{sink}/_stats")
-    return [(float(t), int(b)) for t, b in body["arrivals"]]
+WARM = 10_000_000  # markers of warm-up items, posted and delivered before the clock starts
 
 
-async def nabat_webhooks(*, split: bool = False) -> dict[str, float]:
-    """20,000 webhooks through the batch send API to the sink: throughput and latency."""
-    with http_sink() as sink, nabat(split=split) as base:
-        async with aiohttp.ClientSession() as session:
-            headers = await webhook_channel(session, base, sink)
-            accepted: dict[int, float] = {}
-            start = time.time()
-            batches = iter(range(WEBHOOK_TOTAL // BATCH))
-
-            async def producer() -> None:
-                for batch in batches:
-                    await json_call(
-                        session,
-                        "POST",
-                        f"{base}/api/v1/notifications/send/batch",
-                        headers=headers,
-                        json=_notifications(batch, BATCH),
-                    )
-                    accepted[batch] = time.time()
-
-            await asyncio.gather(*(producer() for _ in range(PRODUCERS)))
-            accept_done = time.time()
-            await wait_count(session, f"http://127.0.0.1:{sink}/_count", WEBHOOK_TOTAL)
-            arrivals = await _arrivals(session, sink)
-    last = max(t for t, _ in arrivals)
-    latencies = [(t - accepted[b]) * 1000 for t, b in arrivals]
-    return {
-        "throughput": WEBHOOK_TOTAL / (last - start),
-        "accept_rate": WEBHOOK_TOTAL / (accept_done - start),
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-    }
+async def warm_up(
+    session: aiohttp.ClientSession,
+    sink: int,
+    url: str,
+    headers: dict[str, str],
+    endpoint: Endpoint,
+    per_post: int,
+) -> None:
+    """A few items through the same path until they arrive (the worker is up, connections
+    and caches are warm); then the sink forgets them."""
+    item = notification if endpoint == "send" else event
+    bodies = shape(endpoint, per_post, lambda n: item(WARM + n)).bodies(8 * per_post)
+    load = await closed_loop(session, url, headers, bodies, 4, 60.0)
+    if load.errors:
+        raise RuntimeError(f"warm-up failed: {load.error_sample}")
+    if not await wait_arrivals(session, sink, len(load.accepted), 60.0):
+        raise RuntimeError("warm-up items did not arrive within 60 s")
+    await json_call(session, "POST", f"http://127.0.0.1:{sink}/_reset")
 
 
-async def nabat_latency(
-    rate: int = 1000, seconds: float = 10.0, chunk: int = 10
-) -> dict[str, float]:
-    """Offer ``rate`` notifications/s (batches of ``chunk``) and measure accept → arrival."""
-    with http_sink() as sink, nabat() as base:
-        async with aiohttp.ClientSession() as session:
-            headers = await webhook_channel(session, base, sink)
-            accepted: dict[int, float] = {}
-            batches = int(rate * seconds / chunk)
-            interval = chunk / rate
-            start = time.perf_counter()
-            pending: set[asyncio.Task[None]] = set()
-
-            async def post(batch: int) -> None:
-                await json_call(
-                    session,
-                    "POST",
-                    f"{base}/api/v1/notifications/send/batch",
-                    headers=headers,
-                    json=_notifications(batch, chunk),
-                )
-                accepted[batch] = time.time()
-
-            for batch in range(batches):
-                delay = start + batch * interval - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                task = asyncio.create_task(post(batch))
-                pending.add(task)
-                task.add_done_callback(pending.discard)
-            await asyncio.gather(*pending)
-            offered = batches * chunk / (time.perf_counter() - start)
-            await wait_count(session, f"http://127.0.0.1:{sink}/_count", batches * chunk)
-            arrivals = await _arrivals(session, sink)
-    latencies = [(t - accepted[b]) * 1000 for t, b in arrivals]
-    return {
-        "offered_rate": offered,
-        "p50_ms": percentile(latencies, 50),
-        "p99_ms": percentile(latencies, 99),
-    }
+async def nabat_run(
+    layout: Layout,
+    endpoint: Endpoint,
+    auth: Auth,
+    *,
+    per_post: int = 1,
+    clients: int = 8,
+    total: int = 10_000,
+    budget: Budget,
+) -> Result:
+    """Notifications/s from ``clients`` closed-loop clients through fresh Nabat processes
+    into the sink via one WEBHOOK channel; also the servers' CPU ms per notification."""
+    with http_sink() as sink, nabat(layout) as server:
+        bodies = shape(endpoint, per_post).bodies(total)
+        async with aiohttp.ClientSession(connector=connector(clients)) as session:
+            headers = (await setup(session, server.base, sink))[auth]
+            url = server.base + PATHS[endpoint, per_post > 1]
+            await warm_up(session, sink, url, headers, endpoint, per_post)
+            cpu = server.cpu_seconds()
+            load = await closed_loop(session, url, headers, bodies, clients, budget.post_s)
+            _report_errors(f"{endpoint} {auth} {layout.name}", load)
+            result = await outcome(session, sink, load, total, budget.drain_s)
+            used = server.cpu_seconds() - cpu
+    return result | {"cpu_ms": used * 1000 / max(result["arrived"], 1)}
 
 
-def _mail(n: int) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = "bench@example.org"
-    message["To"] = "sink@example.org"
-    message["Subject"] = f"bench {n}"
-    message.set_content("benchmark message")
-    return message
-
-
-async def smtp_ceiling(connections: int = 8, total: int = EMAIL_TOTAL) -> float:
-    """Messages/s that ``connections`` reused aiosmtplib connections get from the sink."""
-    with smtp_sink() as port:
-        queue = iter(range(total))
-        start = time.perf_counter()
-
-        async def worker() -> None:
-            client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
-            await client.connect()
-            for n in queue:
-                await client.send_message(_mail(n))
-            await client.quit()
-
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        return total / (time.perf_counter() - start)
-
-
-async def nabat_email(total: int = EMAIL_TOTAL) -> float:
-    """Messages/s of ``total`` e-mails through Nabat (8 pooled connections) to the sink."""
-    with smtp_sink() as port, nabat({"NABAT_SMTP_POOL_SIZE": "8"}) as base:
-        async with aiohttp.ClientSession() as session:
-            headers = await login(session, base)
-            channel = await json_call(
-                session,
-                "POST",
-                f"{base}/api/v1/notifications/channels",
-                headers=headers,
-                json={
-                    "name": "smtp sink",
-                    "type": "EMAIL",
-                    "configuration": {
-                        "smtpHost": "127.0.0.1",
-                        "smtpPort": port,
-                        "encryption": "none",
-                        "auth": False,
-                        "fromEmail": "nabat@example.org",
-                        "fromName": "Nabat bench",
-                        "replyTo": "support@example.org",
-                        "to": ["sink@example.org"],
-                    },
-                },
-            )
-            start = time.time()
-            for batch in range(total // BATCH):
-                body = _notifications(batch, BATCH)
-                for item in body["notifications"]:  # type: ignore[attr-defined]
-                    item["channelId"] = channel["id"]
-                await json_call(
-                    session,
-                    "POST",
-                    f"{base}/api/v1/notifications/send/batch",
-                    headers=headers,
-                    json=body,
-                )
-            await wait_count(session, f"http://127.0.0.1:{port + 1}/_count", total)
-            return total / (time.time() - start)
-
-
-async def apprise_webhooks(total: int = WEBHOOK_TOTAL) -> float:
-    """Notifications/s Apprise's json:// plugin delivers to the same sink."""
-    import apprise
-
-    with http_sink() as port:
-        notifier = apprise.Apprise()
-        notifier.add(f"json://127.0.0.1:{port}/hook")
-        start = time.perf_counter()
-        semaphore = asyncio.Semaphore(CONCURRENCY)
-
-        async def one() -> None:
-            async with semaphore:
-                await notifier.async_notify(body="benchmark message", title="bench")
-
-        await asyncio.gather(*(one() for _ in range(total)))
-        return total / (time.perf_counter() - start)
+async def latency(rate: float, seconds: float, budget: Budget, layout: Layout = SERVE) -> Result:
+    """Open loop: ``rate`` notifications/s offered to the send API (one per POST, login
+    token) for ``seconds``; accept (the answer) → arrival at the sink."""
+    total = int(rate * seconds)
+    with http_sink() as sink, nabat(layout) as server:
+        bodies = shape("send", 1).bodies(total)
+        async with aiohttp.ClientSession(connector=connector(256)) as session:
+            headers = (await setup(session, server.base, sink))["token"]
+            url = server.base + PATHS["send", False]
+            await warm_up(session, sink, url, headers, "send", 1)
+            load = await paced(session, url, headers, bodies, rate)
+            _report_errors("latency", load)
+            result = await outcome(session, sink, load, total, budget.drain_s)
+    return result | {"offered_rate": load.offered_rate}
