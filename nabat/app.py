@@ -6,10 +6,8 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp
 
 from nabat import __version__
 from nabat.api import (
@@ -29,7 +27,6 @@ from nabat.api import (
 from nabat.api import settings as settings_api
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
-from nabat.api.fast_events import EventFastPath
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
@@ -57,7 +54,12 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
         settings.data_dir,
     )
     keys = derive_keys(master)
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(
+        settings.effective_database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout,
+    )
     await upgrade_to_head(engine)
     limit = settings.login_attempts_per_minute
     outbound = Outbound(OutboundPolicy(settings.outbound_allow))
@@ -81,18 +83,6 @@ async def build_state(settings: Settings, clock: Clock) -> AppState:
     # Started once the state has subscribed its worker and router: they listen from here.
     await state.signals.start()
     return state
-
-
-class NabatAPI(FastAPI):
-    """The FastAPI app, with the event fast path outside all of its layers."""
-
-    def __init__(self, *, body_limit: int, **options: Any) -> None:
-        super().__init__(**options)
-        self.body_limit = body_limit
-
-    def build_middleware_stack(self) -> ASGIApp:
-        """FastAPI's stack, wrapped by :class:`EventFastPath`."""
-        return EventFastPath(super().build_middleware_stack(), self.body_limit)
 
 
 async def bootstrap_admin(state: AppState) -> None:
@@ -152,8 +142,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
             await asyncio.gather(*beating)
             await state.close()
 
-    app = NabatAPI(
-        body_limit=settings.max_body_bytes,
+    app = FastAPI(
         title="Nabat",
         version=__version__,
         description="Self-hosted alert and notification service.",

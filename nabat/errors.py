@@ -110,3 +110,14 @@ class ChannelDisabled(NabatError):
 
     status_code = 409
     code = ErrorCode.CHANNEL_DISABLED
+
+
+class Unavailable(NabatError):
+    """Nabat cannot take the request right now (overloaded, or no database connection
+    came free in time); nothing of it was stored, and ``Retry-After`` says when to retry."""
+
+    status_code = 503
+    code = ErrorCode.SERVICE_UNAVAILABLE
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

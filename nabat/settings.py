@@ -63,6 +63,23 @@ class Settings(BaseSettings):
     smtp_pool_size: int = Field(default=8, ge=1, le=100)
     dedup_window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 90)
+    db_pool_size: int = Field(
+        default=10, ge=1, le=1000, description="Database connections kept open per process."
+    )
+    db_max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="Extra connections opened under load."
+    )
+    db_pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="Seconds a request waits for a free connection before a 503.",
+    )
+    accept_queue_limit: int = Field(
+        default=20_000,
+        ge=1,
+        description="Events waiting to be stored beyond which producers get a 503.",
+    )
 
     @field_validator("outbound_allow", mode="before")
     @classmethod

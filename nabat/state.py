@@ -20,11 +20,11 @@ from nabat.delivery.worker import Worker
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
-from nabat.services.apikeys import KeyCache
-from nabat.services.batcher import IngestBatcher
+from nabat.services.accept import Acceptor
 from nabat.services.event_router import EventRouter
 from nabat.services.housekeeping import Housekeeper
 from nabat.services.ingest import Limits
+from nabat.services.principals import PrincipalCache
 from nabat.settings import Settings
 from nabat.signals import DELIVERIES, EVENTS, LocalSignals, Signals
 
@@ -49,22 +49,24 @@ class AppState:
     worker: Worker | None = None
     # Started by build_state; the default serves a state built without one (one process).
     signals: Signals = field(default_factory=LocalSignals)
-    batcher: IngestBatcher = field(init=False)
+    acceptor: Acceptor = field(init=False)
     router: EventRouter = field(init=False)
     housekeeper: Housekeeper = field(init=False)
     liveness: Liveness = field(init=False)
-    key_cache: KeyCache = field(init=False)
+    principals: PrincipalCache = field(init=False)
     # One set of provider buckets per process: workers and test sends draw on the same.
     rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
-        self.key_cache = KeyCache(self.clock)
+        self.principals = PrincipalCache(self.clock)
         self.rate_limits = RateLimits(self.clock)
-        self.batcher = IngestBatcher(
+        self.acceptor = Acceptor(
             sessions=self.sessions,
             gate=self.write_gate,
             clock=self.clock,
             limits=self.limits,
+            key_hours=self.settings.idempotency_hours,
+            queue_limit=self.settings.accept_queue_limit,
             lease_for=self.lease_for,
             hand_over=self.hand_over,
             stored_unrouted=self.wake_router,
@@ -150,7 +152,7 @@ class AppState:
 
     async def close(self) -> None:
         """Release network clients and database connections."""
-        await self.batcher.drain()
+        await self.acceptor.drain()
         # After the drain: the last stored requests' signals still go out.
         await self.signals.close()
         await self.outbound.close()

@@ -287,8 +287,8 @@ async def test_a_producer_key_gets_the_same_answers_on_every_request(
     app: FastAPI,
     receiver: WebhookReceiver,
 ) -> None:
-    # The first request verifies the key; later ones are served from the verified-key
-    # cache by the fast path (nabat.api.fast_events). Both must answer alike.
+    # The first request verifies the key; later ones are served from the principal
+    # cache. Both must answer alike.
     await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
     key = await api_key(client, admin_headers)
     answers = [await client.post(EVENTS, json=EVENT, headers=key) for _ in range(3)]

@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from nabat.models.delivery import Delivery
 from tests.conftest import Backend
 from tests.fakes.webhook import WebhookReceiver
 from tests.fixtures import payload
@@ -32,11 +33,13 @@ async def test_the_documented_payload_is_delivered_as_one_event_per_alert(
     answer = response.json()
     assert answer["success"] is True
     assert [outcome["status"] for outcome in answer["events"]] == ["ACCEPTED", "ACCEPTED"]
-    for outcome in answer["events"]:
-        [queued] = outcome["deliveries"]
-        assert (queued["channelId"], queued["status"]) == (channel_id, "QUEUED")
+    # Stored and answered; routed right after the answer, like every batch.
+    assert [outcome["routing"] for outcome in answer["events"]] == ["PENDING", "PENDING"]
     assert receiver.received == []  # stored, not yet sent
     await deliver(app)
+    async with app.state.nabat.sessions() as session:
+        channels = await session.scalars(select(Delivery.channel_id))
+        assert list(channels) == [channel_id, channel_id]
     cleared, raised = received_events(receiver)
     assert raised["type"] == "alarm.raised"
     assert raised["severity"] == "CRITICAL"

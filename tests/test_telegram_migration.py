@@ -32,12 +32,12 @@ async def test_an_upgraded_group_is_followed_to_its_supergroup(app: FastAPI) -> 
                 status="DOWN", severity="ERROR", message="db down", channel_id=view.row.id
             )
             items = await notification_events(session, 1, [notification], state.clock.now())
-        [accepted] = await state.batcher.submit(1, items)
+        answer = await state.acceptor.accept(1, items, shape=lambda accepted: accepted[0].to_json())
         await state.new_worker().run_until_idle()
         assert [sent.chat_id for sent in fake.sent] == [NEW_CHAT]
         async with state.sessions() as session:
             channel = await ChannelService(session, state.box, state.clock).get(1, view.row.id)
-            delivery = await session.get(Delivery, accepted.deliveries[0]["id"])
+            delivery = await session.get(Delivery, answer.body["deliveries"][0]["id"])
         assert channel.config.to_storage()["chatId"] == str(NEW_CHAT)
         assert delivery is not None
         assert delivery.status == "SENT"

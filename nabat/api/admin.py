@@ -108,7 +108,9 @@ def _parse_role(value: str) -> Role:
 
 
 @router.put("/members", response_model=MemberOut)
-async def set_member(body: MemberSet, caller: CurrentPrincipal, session: SessionDep) -> MemberOut:
+async def set_member(
+    body: MemberSet, caller: CurrentPrincipal, state: StateDep, session: SessionDep
+) -> MemberOut:
     """Add a user to the caller's project or change their role; only owners make owners."""
     caller.require(Scope.MEMBERS_MANAGE)
     role = _parse_role(body.role)
@@ -121,6 +123,8 @@ async def set_member(body: MemberSet, caller: CurrentPrincipal, session: Session
         session, project_id=caller.project_id, user_id=target.id, role=role
     )
     await session.commit()
+    # The member's new role applies to their next request through this process.
+    state.principals.clear()
     return MemberOut(
         user_id=target.id, username=target.username, email=target.email, role=role.value
     )
@@ -170,5 +174,5 @@ async def revoke_key(
     await apikeys.revoke_api_key(session, state.clock, caller.project_id, key_id)
     await session.commit()
     # After the commit: a request verifying the key meanwhile must not cache it again.
-    state.key_cache.clear()
+    state.principals.clear()
     return DeletedOut(message=f"API key {key_id} revoked")

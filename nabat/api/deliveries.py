@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.api.producing import accept
 from nabat.errors import ValidationFailed
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.models.event import Event
@@ -25,6 +25,7 @@ from nabat.schemas.deliveries import (
     SendResponse,
 )
 from nabat.services import deliveries as record
+from nabat.services.accept import Shape
 from nabat.services.access import Principal, Scope
 from nabat.services.ingest_store import Accepted
 from nabat.services.sending import Notification, notification_events
@@ -47,17 +48,32 @@ def _notification(body: SendRequest) -> Notification:
     )
 
 
-async def _queue(
-    bodies: list[SendRequest], caller: Principal, state: AppState, session: AsyncSession
-) -> tuple[list[Accepted], datetime]:
+async def _send(
+    request: Request,
+    bodies: list[SendRequest],
+    caller: Principal,
+    state: AppState,
+    shape: Shape,
+    *,
+    deferred: bool,
+) -> Response:
     caller.require(Scope.NOTIFICATIONS_SEND)
     now = state.clock.now()
-    items = await notification_events(
-        session, caller.project_id, [_notification(body) for body in bodies], now
+    # No query: the project's channels come from the routing cache.
+    async with state.sessions() as session:
+        items = await notification_events(
+            session, caller.project_id, [_notification(body) for body in bodies], now
+        )
+    return await accept(
+        request,
+        items,
+        caller=caller,
+        state=state,
+        scope=Scope.NOTIFICATIONS_SEND,
+        shape=shape,
+        status_code=200,
+        deferred=deferred,
     )
-    # Hand the connection back to the pool before waiting for the shared commit.
-    await session.rollback()
-    return await state.batcher.submit(caller.project_id, items), now
 
 
 def _summary(accepted: Accepted) -> str:
@@ -69,12 +85,7 @@ def _summary(accepted: Accepted) -> str:
     return "notification queued"
 
 
-@router.post("/api/v1/notifications/send", response_model=SendResponse)
-async def send(
-    body: SendRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> SendResponse:
-    """Queue one notification; it is stored durably before this answers."""
-    [accepted], now = await _queue([body], caller, state, session)
+def _sent(accepted: Accepted, now: datetime) -> dict[str, Any]:
     first = accepted.deliveries[0] if accepted.deliveries else None
     return SendResponse(
         message=_summary(accepted),
@@ -84,20 +95,46 @@ async def send(
         deliveries=accepted.deliveries,
         notes=accepted.notes,
         timestamp=now,
+    ).model_dump(mode="json", by_alias=True)
+
+
+@router.post("/api/v1/notifications/send", response_model=SendResponse)
+async def send(
+    request: Request, body: SendRequest, caller: CurrentPrincipal, state: StateDep
+) -> Response:
+    """Queue one notification; it is routed and stored durably before this answers."""
+    now = state.clock.now()
+    return await _send(
+        request, [body], caller, state, lambda accepted: _sent(accepted[0], now), deferred=False
     )
+
+
+def _sent_batch(outcomes: list[Accepted], now: datetime) -> dict[str, Any]:
+    routed = all(item.routed for item in outcomes)
+    return SendBatchResponse(
+        message=f"{len(outcomes)} notifications queued"
+        if routed
+        else f"{len(outcomes)} notifications stored; they are routed right after this answer",
+        delivery_ids=[item.deliveries[0]["id"] if item.deliveries else None for item in outcomes],
+        event_ids=[item.event_id for item in outcomes],
+        timestamp=now,
+    ).model_dump(mode="json", by_alias=True)
 
 
 @router.post("/api/v1/notifications/send/batch", response_model=SendBatchResponse)
 async def send_batch(
-    body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> SendBatchResponse:
-    """Queue up to 1,000 notifications in one transaction: all of them, or none."""
-    outcomes, now = await _queue(body.notifications, caller, state, session)
-    return SendBatchResponse(
-        message=f"{len(outcomes)} notifications queued",
-        delivery_ids=[item.deliveries[0]["id"] if item.deliveries else None for item in outcomes],
-        event_ids=[item.event_id for item in outcomes],
-        timestamp=now,
+    request: Request, body: SendBatchRequest, caller: CurrentPrincipal, state: StateDep
+) -> Response:
+    """Store up to 1,000 notifications in one transaction, all of them or none; a batch of
+    several is routed right after the answer (see each event's record)."""
+    now = state.clock.now()
+    return await _send(
+        request,
+        body.notifications,
+        caller,
+        state,
+        lambda outcomes: _sent_batch(outcomes, now),
+        deferred=True,
     )
 
 

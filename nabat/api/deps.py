@@ -51,26 +51,83 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-async def get_current_user(request: Request, state: StateDep, session: SessionDep) -> User:
-    """The logged-in user behind a JWT (API keys are not users)."""
-    token = _bearer(request)
-    user_id = read_token(state.keys.jwt_key, token)
-    user = await session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.is_active:
+async def _user(session: AsyncSession, state: AppState, token: str) -> tuple[User, float]:
+    """The active user behind a login token, and how many seconds the token has left."""
+    claims = read_token(state.keys.jwt_key, token)
+    user = await session.get(User, claims.user_id) if claims is not None else None
+    if claims is None or user is None or not user.is_active:
         raise Unauthorized(
             "the token is invalid or expired; log in again with POST /api/auth/login",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    return user, claims.expires_at - state.clock.now().timestamp()
+
+
+async def get_current_user(request: Request, state: StateDep, session: SessionDep) -> User:
+    """The logged-in user behind a JWT (API keys are not users)."""
+    user, _ = await _user(session, state, _bearer(request))
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
+async def _resolve(
+    session: AsyncSession, state: AppState, token: str, x_project: str | None
+) -> tuple[Principal, float | None]:
+    """The caller inside the project asked for, and for how long that answer may be
+    reused (None: the cache's own limit)."""
+    key_principal = await resolve_api_key(session, state.clock, token)
+    if key_principal is not None:
+        if x_project is not None:
+            project = await accounts.get_project(session, x_project)
+            if project.id != key_principal.project_id:
+                raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
+        return key_principal, None
+    user, left = await _user(session, state, token)
+    memberships = await accounts.memberships_of(session, user.id)
+    if x_project is None:
+        if memberships:
+            project, role = memberships[0]
+            return _user_principal(user, project.id, role), left
+        raise NotFound(
+            "you are not a member of any project; ask an administrator to add you",
+            code=ErrorCode.PROJECT_NOT_FOUND,
+        )
+    for project, role in memberships:
+        if x_project in (str(project.id), project.slug):
+            return _user_principal(user, project.id, role), left
+    if user.is_superuser:
+        project = await accounts.get_project(session, x_project)
+        return _user_principal(user, project.id, Role.OWNER), left
+    raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
+
+
+def _user_principal(user: User, project_id: int, role: Role) -> Principal:
+    return Principal(project_id=project_id, scopes=ROLE_SCOPES[role], user_id=user.id, role=role)
+
+
+async def caller_of(state: AppState, token: str, x_project: str | None) -> Principal:
+    """The caller a bearer token stands for in the project asked for.
+
+    Answered from the principal cache when it was resolved in the last few seconds (no
+    database round trip on the hot path); otherwise resolved in a session of its own that
+    is closed before this returns, so a request never holds a pooled connection while it
+    waits for something else that needs one.
+    """
+    cached = state.principals.get(token, x_project)
+    if cached is not None:
+        return cached
+    async with state.sessions() as session:
+        principal, valid_for = await _resolve(session, state, token, x_project)
+        await session.commit()  # the key's last use, when it was marked
+    state.principals.put(token, x_project, principal, valid_for=valid_for)
+    return principal
+
+
 async def get_principal(
     request: Request,
     state: StateDep,
-    session: SessionDep,
     x_project: Annotated[
         str | None,
         Header(
@@ -84,47 +141,7 @@ async def get_principal(
     An API key belongs to one project; a user picks one with ``X-Nabat-Project`` or gets
     their first. A project the caller is not in answers exactly like a missing one.
     """
-    token = _bearer(request)
-    key_principal = await resolve_api_key(session, state.clock, token, state.key_cache)
-    if key_principal is not None:
-        if x_project is not None:
-            project = await accounts.get_project(session, x_project)
-            if project.id != key_principal.project_id:
-                raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
-        return key_principal
-    user = await get_current_user(request, state, session)
-    memberships = await accounts.memberships_of(session, user.id)
-    if x_project is None:
-        if memberships:
-            project, role = memberships[0]
-            return _user_principal(user, project.id, role)
-        raise NotFound(
-            "you are not a member of any project; ask an administrator to add you",
-            code=ErrorCode.PROJECT_NOT_FOUND,
-        )
-    for project, role in memberships:
-        if x_project in (str(project.id), project.slug):
-            return _user_principal(user, project.id, role)
-    if user.is_superuser:
-        project = await accounts.get_project(session, x_project)
-        return _user_principal(user, project.id, Role.OWNER)
-    raise NotFound(f"project {x_project!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
-
-
-def _user_principal(user: User, project_id: int, role: Role) -> Principal:
-    return Principal(project_id=project_id, scopes=ROLE_SCOPES[role], user_id=user.id, role=role)
+    return await caller_of(state, _bearer(request), x_project)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-
-async def authenticated(request: Request) -> tuple[AppState, Principal]:
-    """The app state and the caller, by a direct call instead of dependency injection
-    (for the hottest routes; the result is the same as ``CurrentPrincipal``'s)."""
-    state = await get_state(request)
-    project = request.headers.get("x-nabat-project")
-    if project is None and (known := state.key_cache.get(_bearer(request))) is not None:
-        return state, known
-    async with state.sessions() as session:
-        caller = await get_principal(request, state, session, project)
-    return state, caller

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from nabat.errors import ErrorCode, NabatError
@@ -108,6 +109,19 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _pool_exhausted(_request: Request, exc: Exception) -> JSONResponse:
+    # Every pooled connection stayed busy for the whole pool timeout: the server is
+    # saturated. Answer at once so that the client backs off, instead of hanging.
+    log.warning("no database connection came free in time: %s", exc)
+    return error_response(
+        503,
+        ErrorCode.SERVICE_UNAVAILABLE,
+        "the server is busy (no database connection came free in time); nothing was "
+        "stored, retry after the time in Retry-After",
+        headers={"Retry-After": "1"},
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
     # The trace goes to the log for the operator, never to the client.
     log.exception("unhandled error", exc_info=exc)
@@ -121,4 +135,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NabatError, _nabat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(Exception, _unexpected)

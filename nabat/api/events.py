@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
-from nabat.api.deps import CurrentPrincipal, SessionDep, authenticated
+from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
+from nabat.api.producing import accept
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event
 from nabat.routing.snapshot import iso
@@ -22,17 +22,13 @@ from nabat.schemas.events import (
     EventPage,
 )
 from nabat.services import events as record
-from nabat.services.accept import accept, fingerprint
-from nabat.services.access import Principal, Scope
+from nabat.services.access import Scope
 from nabat.services.event_input import EventInput
 from nabat.services.ingest_store import Accepted
-from nabat.state import AppState
 
 router = APIRouter(tags=["events"])
 
 Routing = Literal["PENDING", "ROUTED", "DUPLICATE"]
-
-Shape = Callable[[list[Accepted], datetime], dict[str, Any]]
 
 
 def event_input(body: EventIn, origin: str = "api") -> EventInput:
@@ -71,70 +67,39 @@ def batch(accepted: list[Accepted], now: datetime) -> dict[str, Any]:
     }
 
 
-async def accept_events(
-    request: Request,
-    items: Sequence[EventInput],
-    *,
-    caller: Principal,
-    state: AppState,
-    shape: Shape,
-    unrouted: bool = False,
-) -> JSONResponse:
-    """Store ``items`` durably and answer 202 (or replay an Idempotency-Key's answer).
-
-    Shared by the events API and the receivers for other tools. ``unrouted``: store the
-    events for the router and answer without routing them first (batches).
-    """
-    caller.require(Scope.EVENTS_WRITE)
-    now = state.clock.now()
-    key = request.headers.get("idempotency-key")
-    if key is None:
-        # No key to check against earlier answers: share a transaction with whatever
-        # other requests are being stored right now (group commit).
-        accepted = await state.batcher.submit(caller.project_id, list(items), unrouted=unrouted)
-        return JSONResponse(shape(accepted, now), status_code=202)
-    digest = fingerprint(await request.body())
-    lease = state.lease_for(len(items))
-    async with state.sessions() as session, state.write_gate:
-        answer = await accept(
-            session,
-            project_id=caller.project_id,
-            items=items,
-            now=now,
-            limits=state.limits,
-            idempotency_key=key,
-            body_digest=digest,
-            key_hours=state.settings.idempotency_hours,
-            shape=lambda result: shape(result, now),
-            lease=lease,
-            unrouted=unrouted,
-        )
-    state.hand_over(answer.queued, lease)
-    if unrouted and not answer.replayed:
-        state.wake_router()
-    headers = {"Idempotent-Replayed": "true"} if answer.replayed else {}
-    return JSONResponse(answer.body, status_code=202, headers=headers)
-
-
-# The two routes below authenticate by a direct call rather than through dependencies:
-# resolving them was a quarter of the cost of posting a single event.
 @router.post("/api/v1/events", status_code=202)
-async def post_event(request: Request, body: EventIn) -> JSONResponse:
-    """Accept one event; it and its deliveries are stored before this answers."""
-    state, caller = await authenticated(request)
-    return await accept_events(
-        request, [event_input(body)], caller=caller, state=state, shape=single
+async def post_event(
+    request: Request, body: EventIn, caller: CurrentPrincipal, state: StateDep
+) -> Response:
+    """Accept one event; it is routed and stored with its deliveries before this answers."""
+    now = state.clock.now()
+    return await accept(
+        request,
+        [event_input(body)],
+        caller=caller,
+        state=state,
+        scope=Scope.EVENTS_WRITE,
+        shape=lambda accepted: single(accepted, now),
+        status_code=202,
     )
 
 
 @router.post("/api/v1/events/batch", status_code=202)
-async def post_events(request: Request, body: EventBatchIn) -> JSONResponse:
-    """Accept up to 1,000 events in one transaction, all of them or none; they are routed
-    right after the answer."""
-    state, caller = await authenticated(request)
-    items = [event_input(event) for event in body["events"]]
-    return await accept_events(
-        request, items, caller=caller, state=state, shape=batch, unrouted=True
+async def post_events(
+    request: Request, body: EventBatchIn, caller: CurrentPrincipal, state: StateDep
+) -> Response:
+    """Accept up to 1,000 events in one transaction, all of them or none; a batch of
+    several is routed right after the answer."""
+    now = state.clock.now()
+    return await accept(
+        request,
+        [event_input(event) for event in body["events"]],
+        caller=caller,
+        state=state,
+        scope=Scope.EVENTS_WRITE,
+        shape=lambda accepted: batch(accepted, now),
+        status_code=202,
+        deferred=True,
     )
 
 

@@ -12,10 +12,11 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
-from nabat.api.events import accept_events, batch
+from nabat.api.events import batch
+from nabat.api.producing import accept
 from nabat.channels.base import MASK
 from nabat.errors import ErrorCode, NabatError
 from nabat.integrations import alertmanager, grafana
@@ -26,12 +27,14 @@ from nabat.schemas.integrations import (
     SignatureSettingsUpdate,
 )
 from nabat.services import integration_settings as settings
-from nabat.services.access import Scope
+from nabat.services.access import Principal, Scope
+from nabat.services.event_input import EventInput
 from nabat.services.integration_settings import (
     GRAFANA,
     SignatureChanges,
     SignatureSettings,
 )
+from nabat.state import AppState
 
 router = APIRouter(prefix="/api/v1/integrations", tags=["integrations"])
 
@@ -64,33 +67,49 @@ def parse_json(body: bytes) -> Any:
 
 @router.post("/alertmanager", status_code=202, responses=ACCEPTED)
 async def alertmanager_webhook(
-    request: Request, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> JSONResponse:
+    request: Request, caller: CurrentPrincipal, state: StateDep
+) -> Response:
     """Alertmanager's webhook (payload version 4): one event per alert.
 
     Point a ``webhook_config`` here with the project API key as its bearer token.
     """
     caller.require(Scope.EVENTS_WRITE)
     items = alertmanager.events_from(parse_json(await request.body()))
-    return await accept_events(request, items, caller=caller, state=state, shape=batch)
+    return await _accept(request, items, caller, state)
+
+
+async def _accept(
+    request: Request, items: list[EventInput], caller: Principal, state: AppState
+) -> Response:
+    now = state.clock.now()
+    return await accept(
+        request,
+        items,
+        caller=caller,
+        state=state,
+        scope=Scope.EVENTS_WRITE,
+        shape=lambda accepted: batch(accepted, now),
+        status_code=202,
+        deferred=True,
+    )
 
 
 # Grafana's contact point sends POST or PUT, as configured: two routes, two operations.
 @router.post("/grafana", status_code=202, responses=ACCEPTED)
 @router.put("/grafana", status_code=202, responses=ACCEPTED)
-async def grafana_webhook(
-    request: Request, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> JSONResponse:
+async def grafana_webhook(request: Request, caller: CurrentPrincipal, state: StateDep) -> Response:
     """Grafana's webhook contact point (POST or PUT, payload version 1): one event per
     alert. With a secret set in the settings, the request must carry its HMAC signature.
     """
     caller.require(Scope.EVENTS_WRITE)
     body = await request.body()
-    check = await settings.signature_check(session, state.box, caller.project_id, GRAFANA)
+    # A session of its own, closed before the wait for the shared commit.
+    async with state.sessions() as session:
+        check = await settings.signature_check(session, state.box, caller.project_id, GRAFANA)
     if check is not None:
         verify(check, request.headers, body, state.clock.now())
     items = grafana.events_from(parse_json(body))
-    return await accept_events(request, items, caller=caller, state=state, shape=batch)
+    return await _accept(request, items, caller, state)
 
 
 def _out(view: SignatureSettings) -> SignatureSettingsOut:

@@ -53,15 +53,24 @@ def load_json(text: str | bytes) -> Any:
     return orjson.loads(text)
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create the engine for ``url``; SQLite's directory is created when missing."""
+def create_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 5.0
+) -> AsyncEngine:
+    """Create the engine for ``url``; SQLite's directory is created when missing.
+
+    ``pool_timeout``: how long a checkout waits for a free connection before it raises
+    ``sqlalchemy.exc.TimeoutError`` (answered 503 with ``Retry-After``).
+    """
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        in_memory = not parsed.database or parsed.database == ":memory:"
         engine = create_async_engine(
             url,
             connect_args={"timeout": 30},
+            **({} if in_memory else pool),
             json_serializer=dump_json,
             json_deserializer=load_json,
         )
@@ -69,8 +78,7 @@ def create_engine(url: str) -> AsyncEngine:
         return engine
     return create_async_engine(
         url,
-        pool_size=10,
-        max_overflow=20,
+        **pool,
         pool_pre_ping=True,
         json_serializer=dump_json,
         json_deserializer=load_json,

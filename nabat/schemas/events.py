@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, NotRequired
 
-from pydantic import ConfigDict, Field, TypeAdapter, with_config
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from nabat.schemas.base import ApiModel
@@ -68,12 +68,6 @@ class EventBatchIn(TypedDict):
     """``POST /api/v1/events/batch``: up to 1,000 events, all accepted or none."""
 
     events: Annotated[list[EventIn], Field(min_length=1, max_length=1000)]
-
-
-# What the fast path (nabat.api.fast_events) validates raw bodies with: the same types the
-# regular routes declare, so both accept and refuse exactly the same bodies.
-EVENT = TypeAdapter(EventIn)
-EVENT_BATCH = TypeAdapter(EventBatchIn)
 
 
 class EventOut(ApiModel):

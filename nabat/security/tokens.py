@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import jwt
@@ -20,8 +21,16 @@ def issue_token(key: bytes, user_id: int, now: datetime, ttl_seconds: int) -> st
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def read_token(key: bytes, token: str) -> int | None:
-    """Return the user id in a valid, unexpired token, else ``None``."""
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is and until when (POSIX seconds)."""
+
+    user_id: int
+    expires_at: int
+
+
+def read_token(key: bytes, token: str) -> TokenClaims | None:
+    """Return the claims of a valid, unexpired token, else ``None``."""
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
@@ -29,6 +38,6 @@ def read_token(key: bytes, token: str) -> int | None:
     if claims.get("typ") != "access":
         return None
     try:
-        return int(claims["sub"])
+        return TokenClaims(int(claims["sub"]), int(claims["exp"]))
     except (TypeError, ValueError):
         return None

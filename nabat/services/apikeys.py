@@ -12,7 +12,6 @@ from nabat.db.ids import as_id
 from nabat.errors import ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import ApiKey
 from nabat.security.apikeys import (
-    digest_api_key,
     digests_match,
     mint_api_key,
     split_api_key,
@@ -21,39 +20,6 @@ from nabat.services.access import Principal, Scope
 
 # Writing last_used_at on every request would turn each authenticated read into a write.
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
-
-
-class KeyCache:
-    """API keys verified in the last few seconds, so that a producer posting thousands of
-    events a second costs one key lookup per ``ttl``, not one per request.
-
-    A revocation through this process clears it at once; one made by another process
-    takes effect here within ``ttl`` seconds. Entries are keyed by the key's digest, so
-    the cache never holds a usable key.
-    """
-
-    def __init__(self, clock: Clock, ttl: float = 5.0, size: int = 10_000) -> None:
-        self._clock = clock
-        self._ttl = ttl
-        self._size = size
-        self._entries: dict[str, tuple[Principal, float]] = {}
-
-    def get(self, token: str) -> Principal | None:
-        """The principal of a recently verified key, if still fresh."""
-        entry = self._entries.get(digest_api_key(token))
-        if entry is None or entry[1] < self._clock.monotonic():
-            return None
-        return entry[0]
-
-    def put(self, token: str, principal: Principal) -> None:
-        """Remember a key just verified against the database."""
-        if len(self._entries) >= self._size:
-            self._entries.clear()
-        self._entries[digest_api_key(token)] = (principal, self._clock.monotonic() + self._ttl)
-
-    def clear(self) -> None:
-        """Forget every key (one was revoked)."""
-        self._entries.clear()
 
 
 def parse_scopes(requested: list[str]) -> list[Scope]:
@@ -126,27 +92,22 @@ async def revoke_api_key(session: AsyncSession, clock: Clock, project_id: int, k
     await session.flush()
 
 
-async def resolve_api_key(
-    session: AsyncSession, clock: Clock, token: str, cache: KeyCache | None = None
-) -> Principal | None:
-    """Return the principal a presented key stands for, or ``None`` if it is not valid."""
+async def resolve_api_key(session: AsyncSession, clock: Clock, token: str) -> Principal | None:
+    """Return the principal a presented key stands for, or ``None`` if it is not valid.
+
+    May mark the key used (``last_used_at``); the caller commits.
+    """
     prefix = split_api_key(token)
     if prefix is None:
         return None
-    if cache is not None and (known := cache.get(token)) is not None:
-        return known
     key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if key is None or key.revoked_at is not None or not digests_match(token, key.digest):
         return None
     now = clock.now()
     if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
         key.last_used_at = now
-        await session.commit()
-    principal = Principal(
+    return Principal(
         project_id=key.project_id,
         scopes=frozenset(Scope(s) for s in key.scopes if s in Scope._value2member_map_),
         api_key_id=key.id,
     )
-    if cache is not None:
-        cache.put(token, principal)
-    return principal

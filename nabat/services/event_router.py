@@ -24,6 +24,7 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.models.event import Event
 from nabat.services.event_input import EventInput
 from nabat.services.ingest import Ingest, Limits, StoredEvent
+from nabat.services.sending import as_stored
 from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.router")
@@ -81,19 +82,22 @@ async def _claim(session: AsyncSession, limit: int) -> list[tuple[int, StoredEve
                 id=row.id,
                 public_id=row.public_id,
                 received_at=row.received_at,
-                item=EventInput(
-                    type=row.type,
-                    severity=row.severity,
-                    message=row.message,
-                    source=row.source,
-                    subject=row.subject,
-                    labels=row.labels,
-                    data=row.data,
-                    occurred_at=row.occurred_at,
-                    dedup_key=row.dedup_key,
-                    recipients=tuple(row.recipients) if row.recipients else None,
-                    channel_ids=tuple(row.channel_ids) if row.channel_ids else None,
-                    origin=row.origin,
+                item=as_stored(
+                    EventInput(
+                        type=row.type,
+                        severity=row.severity,
+                        message=row.message,
+                        source=row.source,
+                        subject=row.subject,
+                        labels=row.labels,
+                        data=row.data,
+                        occurred_at=row.occurred_at,
+                        dedup_key=row.dedup_key,
+                        recipients=tuple(row.recipients) if row.recipients else None,
+                        channel_ids=tuple(row.channel_ids) if row.channel_ids else None,
+                        origin=row.origin,
+                    ),
+                    row.received_at,
                 ),
             ),
         )

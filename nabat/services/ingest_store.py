@@ -60,7 +60,8 @@ class Accepted:
         }
 
 
-def _upsert(session: AsyncSession) -> Any:
+def upsert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, for ON CONFLICT clauses."""
     dialect = session.get_bind().dialect.name
     return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
@@ -215,7 +216,7 @@ async def store_keys(
         )
     )
     await session.execute(
-        _upsert(session)(EventKey).on_conflict_do_nothing(),
+        upsert_for(session)(EventKey).on_conflict_do_nothing(),
         [
             {
                 "project_id": project_id,
@@ -242,7 +243,7 @@ async def store_marks(
                     .values(held_back=ThrottleMark.held_back + mark.held)
                 )
             continue
-        statement = _upsert(session)(ThrottleMark).values(
+        statement = upsert_for(session)(ThrottleMark).values(
             project_id=project_id,
             rule_id=rule_id,
             group_key=key,

@@ -7,18 +7,19 @@ A notification becomes an event of the type its status names (``DOWN`` →
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import SEVERITIES, STATUS_TYPES
 from nabat.delivery.content import seed_payload
 from nabat.errors import ChannelDisabled, ErrorCode, NotFound, ValidationFailed
-from nabat.models.channel import Channel
+from nabat.routing.plan import ChannelRef
 from nabat.services.event_input import EventInput
+from nabat.services.routing_context import known
 
 STATUSES = tuple(STATUS_TYPES)
 
@@ -58,7 +59,7 @@ def _checked(notification: Notification, where: str) -> tuple[str, str]:
     return status, severity
 
 
-def _pick(channels: list[Channel], notification: Notification) -> Channel | None:
+def _pick(channels: Iterable[ChannelRef], notification: Notification) -> ChannelRef | None:
     """The channel a notification forces (by id or type), or None to route it."""
     if notification.channel_id is not None:
         for channel in channels:
@@ -86,7 +87,11 @@ def _pick(channels: list[Channel], notification: Notification) -> Channel | None
 
 
 def _event(
-    notification: Notification, status: str, severity: str, forced: Channel | None, now: datetime
+    notification: Notification,
+    status: str,
+    severity: str,
+    forced: ChannelRef | None,
+    now: datetime,
 ) -> EventInput:
     return EventInput(
         type=STATUS_TYPES[status],
@@ -119,14 +124,13 @@ async def notification_events(
     """The events the send API's notifications stand for, checked; raises for the first bad
     one (unknown status or severity, a forced channel missing or disabled).
 
-    Storing them (:class:`nabat.services.ingest.Ingest`) refuses, with seed 002's 404 or
-    409, any that no channel can take; nothing of a request is stored unless all pass.
+    The project's channels come from the routing cache (no query on the hot path). A single
+    notification that no channel can take is refused while it is routed, with seed 002's
+    404 or 409, before anything is stored; a batch is routed after its answer, and such a
+    notification is kept with a ``NO_ROUTE`` note.
     """
-    channels = list(
-        await session.scalars(
-            select(Channel).where(Channel.project_id == project_id).order_by(Channel.id)
-        )
-    )
+    _, known_channels = await known(session, project_id)
+    channels = sorted(known_channels.values(), key=lambda c: c.id)
     many = len(notifications) > 1
     items = []
     for index, notification in enumerate(notifications):
@@ -134,3 +138,23 @@ async def notification_events(
         status, severity = _checked(notification, where)
         items.append(_event(notification, status, severity, _pick(channels, notification), now))
     return items
+
+
+def as_stored(item: EventInput, received_at: datetime) -> EventInput:
+    """An event the send API stored for the router, as the send API made it: seed 002's
+    payload for receivers, and recipients that fall back to the channel's destination."""
+    if item.origin != "send":
+        return item
+    status = str(item.subject.get("status") or "")
+    item.payload = seed_payload(
+        username=item.recipients[0] if item.recipients else None,
+        service_name=item.source.get("name"),
+        service_url=item.source.get("url"),
+        status=status,
+        severity=item.severity,
+        message=item.message,
+        timestamp=received_at,
+        metadata=dict(item.data),
+    )
+    item.lenient = True
+    return item
