@@ -253,14 +253,24 @@ def other_table(results: Results) -> list[str]:
     return lines
 
 
-def render(results: Results, *, runs: int, am_version: str, limit_s: float, note: str) -> str:
-    """The whole Markdown report."""
+def render(
+    results: Results,
+    *,
+    runs: int,
+    am_version: str,
+    limit_s: float,
+    budget: tuple[float, float],
+    note: str,
+) -> str:
+    """The whole Markdown report; ``budget``: seconds of posting, then of waiting."""
     text = Path(__file__).with_name("report_text.md").read_text(encoding="utf-8")
     parts = {
         "machine": machine(),
         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         "runs": str(runs),
         "note": note,
+        "budget": f"clients stop taking new requests after {budget[0]:.0f} s, and a run "
+        f"waits at most {budget[1]:.0f} s more for its deliveries",
         "throughput": "\n".join(throughput_table(results)),
         "references": "\n".join(references_table(results, am_version)),
         "latency": "\n".join(latency_table(results)),

@@ -124,6 +124,7 @@ async def main(sizes: Sizes, only: list[str]) -> tuple[str, dict[str, list[Resul
         runs=sizes.runs,
         am_version=am_version,
         limit_s=sizes.recovery_limit_s,
+        budget=(sizes.budget.post_s, sizes.budget.drain_s),
         note=note,
     )
     return text, results
