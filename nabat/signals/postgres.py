@@ -36,8 +36,15 @@ MAX_WAITING = 10_000
 # The notifications of one round trip, in order (PostgreSQL folds repeats within one
 # transaction into one, which is what a wake-up wants).
 _NOTIFY = "SELECT pg_notify(t, p) FROM unnest($1::text[], $2::text[]) AS n(t, p)"
-# Errors by which a connection, not our own code, has failed.
-_CONNECTION_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Errors by which a connection, not our own code, has failed (a statement sent just as the
+# server ends the session finds asyncpg's protocol mid-shutdown: InternalClientError).
+_CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 def asyncpg_dsn(url: str) -> str:
