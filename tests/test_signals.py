@@ -237,3 +237,59 @@ async def test_without_a_server_start_returns_and_close_stops_retrying() -> None
     await signals.close()
     # This process's listeners hear it at once; other processes poll meanwhile.
     assert heard == ["1"]
+
+
+class HeldConnection:
+    """Enough of an asyncpg connection to watch what is sent; each NOTIFY round trip
+    waits until the test lets it finish."""
+
+    def __init__(self) -> None:
+        self.sent: list[list[str]] = []
+        self.release = asyncio.Event()
+        self.sending = asyncio.Event()
+
+    async def add_listener(self, _channel: str, _callback: object) -> None:
+        return None
+
+    def add_termination_listener(self, _callback: object) -> None:
+        return None
+
+    def get_server_pid(self) -> int:
+        return 1
+
+    def is_closed(self) -> bool:
+        return False
+
+    async def close(self) -> None:
+        return None
+
+    async def execute(self, _query: str, _topics: list[str], payloads: list[str]) -> str:
+        self.sending.set()
+        await self.release.wait()
+        self.release.clear()
+        self.sent.append(payloads)
+        return "SELECT 1"
+
+
+async def test_a_signal_published_again_while_it_is_being_sent_is_sent_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connection = HeldConnection()
+
+    async def connect(*_args: object, **_options: object) -> HeldConnection:
+        return connection
+
+    monkeypatch.setattr(asyncpg, "connect", connect)
+    signals = PostgresSignals("postgresql://unused/db")
+    await signals.start()
+    signals.publish("deliveries", "")
+    await asyncio.wait_for(connection.sending.wait(), DEADLINE)
+    connection.sending.clear()
+    # A later commit's wake-up, while the first is on its way: a listener woken by the
+    # first might look before this commit, so this one must go out too.
+    signals.publish("deliveries", "")
+    connection.release.set()
+    await asyncio.wait_for(connection.sending.wait(), DEADLINE)
+    connection.release.set()
+    await signals.close()
+    assert connection.sent == [[""], [""]]

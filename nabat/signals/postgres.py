@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import random
 from typing import Any
@@ -72,8 +73,10 @@ class PostgresSignals(Signals):
         self._max_retry = max_retry
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._local = LocalSignals()
-        # Insertion-ordered and without repeats: a burst of wake-ups goes out as one.
-        self._waiting: dict[tuple[str, str], None] = {}
+        # Insertion-ordered and without repeats: a burst of wake-ups goes out as one. The
+        # number tells a signal published again while it was being sent from the send.
+        self._waiting: dict[tuple[str, str], int] = {}
+        self._published = itertools.count()
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._tried = asyncio.Event()
@@ -103,7 +106,7 @@ class PostgresSignals(Signals):
             dropped = next(iter(self._waiting))
             del self._waiting[dropped]
             log.warning("signal connection down too long: dropped a signal on %r", dropped[0])
-        self._waiting[key] = None
+        self._waiting[key] = next(self._published)
         self._changed.set()
 
     def subscribe(self, topic: str, listener: Listener) -> Subscription:
@@ -221,12 +224,15 @@ class PostgresSignals(Signals):
         self._progress.set()
         if not self._waiting:
             return
-        batch = list(self._waiting)
+        batch = list(self._waiting.items())
         await connection.execute(
-            _NOTIFY, [topic for topic, _ in batch], [payload for _, payload in batch]
+            _NOTIFY, [topic for (topic, _), _ in batch], [payload for (_, payload), _ in batch]
         )
-        for key in batch:
-            self._waiting.pop(key, None)
+        for key, number in batch:
+            # Published again meanwhile (after a later commit): it goes out once more, or a
+            # listener woken by this send might look before that commit.
+            if self._waiting.get(key) == number:
+                del self._waiting[key]
 
     @staticmethod
     async def _discard(connection: Any) -> None:
