@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from nabat.db.engine import create_engine
 from nabat.models.delivery import Delivery, DeliveryStatus
+from nabat.models.event import Event
 from tests.conftest import SECRET_KEY, Backend
 from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.postgres import free_port
@@ -176,9 +177,16 @@ async def _ready(http: httpx.AsyncClient, serve: Process, log: Path) -> None:
     raise AssertionError(f"nabat serve did not come up:\n{log.read_text()}")  # noqa: ASYNC240
 
 
-async def _left_sending(engine: AsyncEngine, sink: Sink, pid: int) -> tuple[int, int]:
-    """What a killed process left leased: how many rows, and how many of those had
-    already reached the sink (sent but not yet recorded: they will arrive twice)."""
+@dataclass(frozen=True)
+class Left:
+    """What a killed process left behind."""
+
+    leased: int  # deliveries still SENDING under its owner id
+    unrecorded: int  # of those, already at the sink: sent but not recorded, sent again
+    unrouted: int  # batched events stored but not yet routed (by any router)
+
+
+async def _left_behind(engine: AsyncEngine, sink: Sink, pid: int) -> Left:
     async with engine.connect() as connection:
         rows = await connection.scalars(
             select(Delivery.public_id).where(
@@ -187,7 +195,10 @@ async def _left_sending(engine: AsyncEngine, sink: Sink, pid: int) -> tuple[int,
             )
         )
         leased = set(rows.all())
-    return len(leased), len(leased & sink.delivery_ids())
+        unrouted = await connection.scalar(
+            select(func.count()).select_from(Event).where(Event.routed_at.is_(None))
+        )
+    return Left(len(leased), len(leased & sink.delivery_ids()), int(unrouted or 0))
 
 
 async def _all_arrive(sink: Sink, accepted: set[str], what: str) -> None:
@@ -250,9 +261,9 @@ async def _crash_and_recover(backend: Backend, tmp_path: Path, *, with_worker: b
                 while len(load.accepted) < mark and not posting.done():  # noqa: ASYNC110
                     await asyncio.sleep(0.002)
                 await asyncio.sleep(rng.uniform(0, 0.05))
-                leased, unrecorded = await _left_sending(engine, sink, victim.kill())
-                window += unrecorded
-                print(f"kill {kill + 1}: {leased} left SENDING, {unrecorded} of them sent")
+                left = await _left_behind(engine, sink, victim.kill())
+                window += left.unrecorded
+                print(f"kill {kill + 1} of {victim.command}: {left}")
                 if victim is serve:
                     await posting
                 else:

@@ -3,6 +3,7 @@ never, whatever its first lease said; a worker that lost its rows cannot settle 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -196,5 +197,22 @@ async def test_a_beat_forgets_owners_silent_for_an_hour_and_restores_its_own_row
 
 async def test_workers_of_a_process_lease_as_its_liveness_owner(app: FastAPI) -> None:
     state = app.state.nabat
-    assert state.new_worker().name == state.liveness.owner
+    assert state.new_worker().owner == state.liveness.owner
     assert state.new_worker().lease(state.clock.now()).owner == state.liveness.owner
+
+
+async def test_the_heartbeat_loop_renews_until_stopped_then_hands_back_and_leaves(
+    queue: Queue,
+) -> None:
+    delivery_id = await queue.enqueue()
+    owner = queue.liveness("looping")
+    await owner.register()
+    await queue.claim("looping")
+    stop = asyncio.Event()
+    beating = asyncio.create_task(owner.run(stop))
+    await asyncio.sleep(0)  # at least one beat starts
+    stop.set()
+    await beating
+    assert await queue.owners() == []
+    row = await queue.row(delivery_id)
+    assert (row.status, row.lease_owner) == (DeliveryStatus.QUEUED, None)

@@ -69,9 +69,10 @@ async def enqueue(
     """Insert deliveries in the caller's transaction, QUEUED or, with ``lease``, leased.
 
     The caller commits: the deliveries are durable exactly when its transaction is. A
-    leased delivery whose worker dies before sending it is claimed again when the lease
-    runs out, like any other. Suppressed items are stored SUPPRESSED and never leased;
-    the result holds every row in order, suppressed ones marked so.
+    leased delivery whose worker dies before sending it is claimed again once its owner's
+    heartbeat goes stale (or the lease runs out), like any other. Suppressed items are
+    stored SUPPRESSED and never leased; the result holds every row in order, suppressed
+    ones marked so.
     """
     if not items:
         return []
