@@ -35,6 +35,7 @@ from nabat.db.gate import WriteGate
 from nabat.db.migrate import upgrade_to_head
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.senders import build_senders
+from nabat.loops import run_loops
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import derive_keys, load_master_secret
 from nabat.security.ratelimit import AttemptLimiter
@@ -120,26 +121,18 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         state = await build_state(settings, clock or SystemClock())
         app.state.nabat = state
         stop = asyncio.Event()
-        tasks: list[asyncio.Task[None]] = []
-        # The heartbeat outlives the workers: a worker draining its sends at shutdown must
-        # not look dead, or another process would send them again.
-        stop_beating = asyncio.Event()
-        beating: list[asyncio.Task[None]] = []
+        runner: asyncio.Task[None] | None = None
         try:
             await bootstrap_admin(state)
             if settings.run_workers:
+                # Registered before any worker claims, or others would take its rows.
                 await state.liveness.register()
-                beating.append(asyncio.create_task(state.liveness.run(stop_beating)))
-                state.worker = state.new_worker()
-                tasks.append(asyncio.create_task(state.worker.run(stop)))
-                tasks.append(asyncio.create_task(state.router.run(stop)))
-                tasks.append(asyncio.create_task(state.housekeeper.run(stop)))
+                runner = asyncio.create_task(run_loops(state.delivery_loops(), stop))
             yield
         finally:
             stop.set()
-            await asyncio.gather(*tasks)
-            stop_beating.set()
-            await asyncio.gather(*beating)
+            if runner is not None:
+                await runner
             await state.close()
 
     app = FastAPI(

@@ -20,6 +20,7 @@ from nabat.clock import SystemClock
 from nabat.db.engine import create_engine
 from nabat.db.migrate import upgrade_to_head
 from nabat.errors import NabatError
+from nabat.loops import run_loops
 from nabat.models.account import Role
 from nabat.services import accounts, apikeys
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, ROLE_SCOPES, Principal
@@ -106,18 +107,11 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
+        # Registered before any worker claims, or others would take its rows.
         await state.liveness.register()
-        # Beating until the workers have stopped, so that draining does not look like death.
-        stop_beating = asyncio.Event()
-        beating = asyncio.create_task(state.liveness.run(stop_beating))
-        state.worker = state.new_worker()
         try:
-            await asyncio.gather(
-                state.worker.run(stop), state.router.run(stop), state.housekeeper.run(stop)
-            )
+            await run_loops(state.delivery_loops(), stop)
         finally:
-            stop_beating.set()
-            await beating
             await state.close()
 
     uvloop.run(run())

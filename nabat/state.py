@@ -17,6 +17,7 @@ from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.worker import Worker
+from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
@@ -54,10 +55,12 @@ class AppState:
     housekeeper: Housekeeper = field(init=False)
     liveness: Liveness = field(init=False)
     principals: PrincipalCache = field(init=False)
+    loop_health: LoopHealth = field(init=False)
     # One set of provider buckets per process: workers and test sends draw on the same.
     rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
+        self.loop_health = LoopHealth(self.metrics.registry)
         self.principals = PrincipalCache(self.clock)
         self.rate_limits = RateLimits(self.clock)
         self.acceptor = Acceptor(
@@ -79,16 +82,21 @@ class AppState:
             poll_seconds=self.settings.poll_seconds,
             lease_for=self.lease_for,
             hand_over=self.hand_over,
+            health=self.loop_health,
         )
         self.housekeeper = Housekeeper(
-            sessions=self.sessions, gate=self.write_gate, clock=self.clock
+            sessions=self.sessions, gate=self.write_gate, clock=self.clock, health=self.loop_health
         )
         # This process's worker and router hear what any process queued or stored.
         self.signals.subscribe(DELIVERIES, self._wake_worker)
         self.signals.subscribe(EVENTS, self._wake_router)
         # One lease owner per process: its workers share the id its heartbeat keeps alive.
         self.liveness = Liveness(
-            sessions=self.sessions, gate=self.write_gate, clock=self.clock, settings=self.settings
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            settings=self.settings,
+            health=self.loop_health,
         )
 
     @property
@@ -99,9 +107,17 @@ class AppState:
             dedup_window_seconds=self.settings.dedup_window_seconds,
         )
 
-    def new_worker(self, name: str | None = None) -> Worker:
+    def delivery_loops(self) -> list[BackgroundLoop]:
+        """The loops of a delivering process (``nabat serve``, ``nabat worker``), the
+        heartbeat first: it is started before and stopped after the workers it vouches
+        for. Makes this process's worker."""
+        self.worker = self.new_worker(supervised=True)
+        return [self.liveness, self.worker, self.router, self.housekeeper]
+
+    def new_worker(self, name: str | None = None, *, supervised: bool = False) -> Worker:
         """A delivery worker sharing this state's clients, metrics and keys; it leases as
-        this process's liveness owner unless named otherwise."""
+        this process's liveness owner unless named otherwise. ``supervised``: it reports
+        to this process's loop health (``/readyz``)."""
         return Worker(
             sessions=self.sessions,
             senders=self.senders,
@@ -112,6 +128,7 @@ class AppState:
             write_gate=self.write_gate,
             limits=self.rate_limits,
             name=name or self.liveness.owner,
+            health=self.loop_health if supervised else None,
         )
 
     def wake_workers(self) -> None:
@@ -145,7 +162,7 @@ class AppState:
     def hand_over(self, queued: list[Claimed], lease: Lease | None) -> None:
         """Give committed deliveries leased to the in-process worker to it, or wake the
         workers of every process to claim queued ones."""
-        if self.worker is not None and lease is not None and lease.owner == self.worker.name:
+        if self.worker is not None and lease is not None and lease.owner == self.worker.owner:
             self.worker.adopt(queued)
         elif queued:
             self.wake_workers()

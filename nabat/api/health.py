@@ -22,14 +22,27 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", response_model=None)
 async def readyz(state: StateDep) -> dict[str, str] | JSONResponse:
-    """The database answers; 503 when it does not."""
+    """The database answers and every background loop runs; 503 naming what does not."""
+    problems: list[dict[str, str]] = []
     try:
         async with state.engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
+        problems.append(
+            {
+                "field": "database",
+                "message": f"unreachable ({type(exc).__name__}); check NABAT_DATABASE_URL "
+                "and the pool settings",
+            }
+        )
+    for name, loop in sorted(state.loop_health.down().items()):
+        problems.append({"field": name, "message": loop.last_error or "failing"})
+    if problems:
+        summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return error_response(
             503,
             ErrorCode.SERVICE_UNAVAILABLE,
-            f"the database is unreachable ({type(exc).__name__}); check NABAT_DATABASE_URL",
+            f"not ready ({summary}); failing background loops are retried, see the log",
+            details=problems,
         )
     return {"status": "ok", "database": "ok"}

@@ -13,8 +13,6 @@ need clocks that agree to well within ``dead_after_seconds``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import secrets
@@ -26,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
+from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.delivery import Delivery, DeliveryStatus
 from nabat.models.liveness import WorkerBeat
 from nabat.settings import Settings
@@ -43,9 +42,11 @@ def new_owner_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-class Liveness:
-    """This process's heartbeat: :meth:`register` before any worker claims, :meth:`run`
-    while workers run, deregistration when it ends."""
+class Liveness(BackgroundLoop):
+    """This process's heartbeat: :meth:`register` before any worker claims, a supervised
+    loop of beats while workers run, deregistration when it ends."""
+
+    name = "heartbeat"
 
     def __init__(
         self,
@@ -55,11 +56,12 @@ class Liveness:
         clock: Clock,
         settings: Settings,
         owner: str | None = None,
+        health: LoopHealth | None = None,
     ) -> None:
+        super().__init__(health=health, idle_seconds=settings.heartbeat_seconds)
         self._sessions = sessions
         self._gate = gate
         self._clock = clock
-        self._beat_every = settings.heartbeat_seconds
         self._lease = timedelta(seconds=settings.lease_seconds)
         self.owner = owner or new_owner_id()
 
@@ -113,16 +115,18 @@ class Liveness:
             await session.execute(delete(WorkerBeat).where(WorkerBeat.owner == self.owner))
             await session.commit()
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Beat until ``stop`` is set, then deregister. A failed beat is logged and the
-        next one tried on time: missing a few is what ``dead_after_seconds`` allows."""
-        while not stop.is_set():
-            try:
-                await self.beat()
-            except Exception:
-                log.exception("heartbeat of %s failed; trying again", self.owner)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._beat_every)
+    async def started(self) -> None:
+        """Register (again: idempotent) before the first beat."""
+        await self.register()
+
+    async def round(self) -> bool:
+        """One beat; a failed one is retried by the loop, and missing a few is what
+        ``dead_after_seconds`` allows."""
+        await self.beat()
+        return False
+
+    async def finished(self) -> None:
+        """Hand back what is still leased to this owner and remove its row."""
         await self.deregister()
 
     async def _touch(self, session: AsyncSession) -> datetime:

@@ -37,11 +37,11 @@ from nabat.delivery.queue import (
 )
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, load_wording
+from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.settings import Settings
-from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.delivery")
 
@@ -49,6 +49,8 @@ log = logging.getLogger("nabat.delivery")
 _FLUSH_BATCH = 500
 # ...waiting at most this long (seconds) for a batch to fill.
 _FLUSH_WAIT = 0.02
+# After a failed flush, the next one is tried this much later (seconds).
+_FLUSH_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,14 @@ class ChannelInfo:
     config: ChannelConfig
 
 
-class Worker:
-    """Sends queued deliveries. Many may run, in one process or many, on one database."""
+class Worker(BackgroundLoop):
+    """Sends queued deliveries. Many may run, in one process or many, on one database.
+
+    A supervised loop (``nabat.loops``): a round claims what is due and starts sending
+    it; a failing database makes rounds fail, and the loop retries them with backoff.
+    """
+
+    name = "worker"
 
     def __init__(
         self,
@@ -78,7 +86,9 @@ class Worker:
         limits: RateLimits | None = None,
         name: str | None = None,
         rng: random.Random | None = None,
+        health: LoopHealth | None = None,
     ) -> None:
+        super().__init__(health=health, idle_seconds=settings.poll_seconds)
         self._sessions = sessions
         self._senders = senders
         self._box = box
@@ -87,22 +97,20 @@ class Worker:
         self._metrics = metrics
         self._gate = write_gate or WriteGate(serialise=False)
         self._limits = limits or RateLimits(clock)
-        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
+        self.owner = name or f"{socket.gethostname()}:{os.getpid()}:{id(self) % 10_000}"
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrecy
         self._inflight: set[asyncio.Task[None]] = set()
         self._done: list[Done] = []
         self._done_ready = asyncio.Event()
         self._flush_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
+        self._flusher: asyncio.Task[None] | None = None
+        # A failed settle, raised by the next round so that the loop reports it.
+        self._flush_error: Exception | None = None
         self._configs: dict[tuple[int, float], ChannelConfig] = {}
         self._active: dict[int, Claimed] = {}
         self._adopting: set[asyncio.Task[None]] = set()
         self._pending_adoption = 0
         self._running = False
-
-    def wake(self) -> None:
-        """Look for work now rather than at the next poll (new deliveries were queued)."""
-        self._wake.set()
 
     def can_adopt(self, count: int) -> bool:
         """Whether this running worker can take ``count`` more deliveries in memory."""
@@ -111,7 +119,7 @@ class Worker:
 
     def lease(self, now: datetime) -> Lease:
         """A lease to this worker, for deliveries it will be handed directly."""
-        return Lease(owner=self.name, until=now + timedelta(seconds=self._settings.lease_seconds))
+        return Lease(owner=self.owner, until=now + timedelta(seconds=self._settings.lease_seconds))
 
     def adopt(self, items: list[Claimed]) -> None:
         """Start sending committed deliveries already leased to this worker."""
@@ -129,22 +137,26 @@ class Worker:
             self._pending_adoption -= len(items)
         self._spawn(items, channels, wording)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Work until ``stop`` is set, then finish in-flight sends and settle them."""
-        flusher = asyncio.create_task(self._flush_loop())
+    async def started(self) -> None:
+        """Start the settling of outcomes; from now on deliveries may be handed over."""
+        self._flusher = asyncio.create_task(self._flush_loop())
         self._running = True
-        try:
-            while not stop.is_set():
-                claimed = await self._tick()
-                if claimed:
-                    continue
-                await wake_or_stop(self._wake, stop, self._settings.poll_seconds)
-        finally:
-            self._running = False
-            if self._adopting:
-                await asyncio.gather(*self._adopting, return_exceptions=True)
-            await self._drain()
-            await self._stop_flusher(flusher)
+
+    async def round(self) -> bool:
+        """Claim due deliveries and start sending them; True when some were claimed."""
+        if self._flush_error is not None:
+            error, self._flush_error = self._flush_error, None
+            raise error
+        return bool(await self._tick())
+
+    async def finished(self) -> None:
+        """Finish in-flight sends (or hand them back) and settle them."""
+        self._running = False
+        if self._adopting:
+            await asyncio.gather(*self._adopting, return_exceptions=True)
+        await self._drain()
+        if self._flusher is not None:
+            await self._stop_flusher(self._flusher)
 
     async def run_until_idle(self) -> None:
         """Burst mode: work until nothing is due and nothing is in flight (tests, CLI)."""
@@ -177,12 +189,12 @@ class Worker:
             now = self._clock.now()
             # A read first: an idle poll must not take the write lock.
             dead_after = timedelta(seconds=self._settings.dead_after_seconds)
-            if not await any_due(session, now=now, worker=self.name, dead_after=dead_after):
+            if not await any_due(session, now=now, worker=self.owner, dead_after=dead_after):
                 return 0
             async with self._gate:
                 claimed = await claim(
                     session,
-                    worker=self.name,
+                    worker=self.owner,
                     now=now,
                     lease=timedelta(seconds=self._settings.lease_seconds),
                     limit=limit,
@@ -302,7 +314,13 @@ class Worker:
                 if len(self._done) >= _FLUSH_BATCH:
                     break
                 await asyncio.sleep(_FLUSH_WAIT / 4)
-            await self._flush()
+            try:
+                await self._flush()
+            except Exception as exc:
+                # The outcomes are kept and settled by a later flush; the next round
+                # reports the failure. Pausing keeps a dead database from being hammered.
+                self._flush_error = exc
+                await asyncio.sleep(_FLUSH_RETRY)
 
     async def _stop_flusher(self, flusher: asyncio.Task[None]) -> None:
         # Cancelling the flusher halfway through a write would lose the outcomes it holds
@@ -322,19 +340,30 @@ class Worker:
         if not self._done:
             return
         batch, self._done = self._done, []
+        now = self._clock.now()
+        try:
+            async with self._sessions() as session, self._gate:
+                owned = await settle(
+                    session, [d.outcome for d in batch], worker=self.owner, now=now
+                )
+                runs = channel_runs([d for d in batch if d.outcome.delivery_id in owned])
+                notices = await update_health(
+                    session, runs, now=now, threshold=self._settings.health_failure_threshold
+                )
+                if notices:
+                    await enqueue(
+                        session, notices, now=now, max_attempts=self._settings.max_attempts
+                    )
+                await session.commit()
+        except Exception:
+            # Nothing was written: keep the outcomes for the next flush (their leases are
+            # renewed meanwhile, so nobody else sends them again).
+            self._done[:0] = batch
+            self._done_ready.set()
+            raise
         for done in batch:
             if done.config_update:
                 await self._apply_config_update(done.item, done.config_update)
-        now = self._clock.now()
-        async with self._sessions() as session, self._gate:
-            owned = await settle(session, [d.outcome for d in batch], worker=self.name, now=now)
-            runs = channel_runs([d for d in batch if d.outcome.delivery_id in owned])
-            notices = await update_health(
-                session, runs, now=now, threshold=self._settings.health_failure_threshold
-            )
-            if notices:
-                await enqueue(session, notices, now=now, max_attempts=self._settings.max_attempts)
-            await session.commit()
         if notices:
             self.wake()
 
@@ -363,6 +392,6 @@ class Worker:
             await asyncio.gather(*pending, return_exceptions=True)
         if self._active:
             async with self._sessions() as session, self._gate:
-                await release(session, list(self._active), worker=self.name, at=self._clock.now())
+                await release(session, list(self._active), worker=self.owner, at=self._clock.now())
                 await session.commit()
             self._active.clear()

@@ -10,7 +10,6 @@ PostgreSQL concurrent routers skip each other's events (``SKIP LOCKED``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from itertools import groupby
@@ -21,11 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
 from nabat.delivery.queue import Claimed, Lease
+from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.event import Event
 from nabat.services.event_input import EventInput
 from nabat.services.ingest import Ingest, Limits, StoredEvent
 from nabat.services.sending import as_stored
-from nabat.waiting import wake_or_stop
 
 log = logging.getLogger("nabat.router")
 
@@ -105,8 +104,11 @@ async def _claim(session: AsyncSession, limit: int) -> list[tuple[int, StoredEve
     ]
 
 
-class EventRouter:
-    """Routes stored, unrouted events until stopped."""
+class EventRouter(BackgroundLoop):
+    """Routes stored, unrouted events until stopped (a supervised loop; woken when a
+    batch is stored, polling otherwise)."""
+
+    name = "router"
 
     def __init__(
         self,
@@ -118,19 +120,15 @@ class EventRouter:
         poll_seconds: float,
         lease_for: Callable[[int], Lease | None],
         hand_over: Callable[[list[Claimed], Lease | None], None],
+        health: LoopHealth | None = None,
     ) -> None:
+        super().__init__(health=health, idle_seconds=poll_seconds)
         self._sessions = sessions
         self._gate = gate
         self._clock = clock
         self._limits = limits
-        self._poll_seconds = poll_seconds
         self._lease_for = lease_for
         self._hand_over = hand_over
-        self._wake = asyncio.Event()
-
-    def wake(self) -> None:
-        """Events were stored for routing: look now rather than at the next poll."""
-        self._wake.set()
 
     async def route_once(self) -> int:
         """Route one chunk of waiting events and commit; how many were taken."""
@@ -156,12 +154,6 @@ class EventRouter:
         while await self.route_once():
             pass
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Route until ``stop`` is set; a failure is logged and tried again after a pause."""
-        while not stop.is_set():
-            try:
-                if await self.route_once():
-                    continue
-            except Exception:
-                log.exception("routing stored events failed; trying again")
-            await wake_or_stop(self._wake, stop, self._poll_seconds)
+    async def round(self) -> bool:
+        """Route one chunk; True when there was one (more may wait)."""
+        return bool(await self.route_once())

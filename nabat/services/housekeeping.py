@@ -9,8 +9,6 @@ per transaction so that the write lock is held only briefly.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
+from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.event import EventKey
 
 log = logging.getLogger("nabat.housekeeping")
@@ -40,7 +39,7 @@ async def purge_expired_keys(session: AsyncSession, now: datetime, *, limit: int
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-class Housekeeper:
+class Housekeeper(BackgroundLoop):
     """Sweeps expired records every ``every`` seconds until stopped."""
 
     def __init__(
@@ -50,11 +49,12 @@ class Housekeeper:
         gate: WriteGate,
         clock: Clock,
         every: float = EVERY_SECONDS,
+        health: LoopHealth | None = None,
     ) -> None:
+        super().__init__(health=health, idle_seconds=every)
         self._sessions = sessions
         self._gate = gate
         self._clock = clock
-        self._every = every
 
     async def sweep(self) -> int:
         """Remove everything expired now, a chunk per transaction; how many rows went."""
@@ -66,14 +66,9 @@ class Housekeeper:
             if count < CHUNK:
                 return removed
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Sweep at start and then every ``every`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                removed = await self.sweep()
-                if removed:
-                    log.info("removed %d expired idempotency and dedup keys", removed)
-            except Exception:
-                log.exception("housekeeping failed; trying again later")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=self._every)
+    async def round(self) -> bool:
+        """One sweep; then the loop waits ``every`` seconds."""
+        removed = await self.sweep()
+        if removed:
+            log.info("removed %d expired idempotency and dedup keys", removed)
+        return False
