@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from nabat.errors import NabatError
 from nabat.models.account import Project
 from nabat.models.template import Template
 from nabat.services.project_settings import MessageSettings, message_settings
+from nabat.services.routing_cache import CONTEXTS, ProjectCache
 from nabat.services.templates import choose_template
 from nabat.templating import render_message
 
@@ -55,21 +57,26 @@ def _takes_project_sender(type_name: str) -> bool:
     return kind is not None and kind.with_project is not None
 
 
+# A project's wording as the worker last read it: reused for a second (and dropped at
+# once when this process changes the project's settings or templates), so that a
+# steady stream of deliveries costs no query per claim.
+_WORDING: ProjectCache[Wording] = ProjectCache(follows=CONTEXTS)
+
+
 async def project_wording(session: AsyncSession, projects: Collection[int]) -> dict[int, Wording]:
-    """The wording of each project asked for (every id is in the result), in three queries."""
-    if not projects:
-        return {}
-    settings = await message_settings(session, projects)
-    rows = await session.scalars(select(Template).where(Template.project_id.in_(projects)))
-    templates: dict[int, list[Template]] = {project: [] for project in projects}
-    for row in rows:
-        templates[row.project_id].append(row)
-    found = await session.execute(select(Project.id, Project.name).where(Project.id.in_(projects)))
-    names = {project_id: name for project_id, name in found}
+    """The wording of each project asked for (every id is in the result): from the cache,
+    or in three queries for a project not read in the last second."""
     return {
-        project: Wording(settings[project], templates[project], names.get(project, ""))
+        project: await _WORDING.get(session, project, partial(_load_wording, session, project))
         for project in projects
     }
+
+
+async def _load_wording(session: AsyncSession, project: int) -> Wording:
+    settings = await message_settings(session, [project])
+    templates = list(await session.scalars(select(Template).where(Template.project_id == project)))
+    name = await session.scalar(select(Project.name).where(Project.id == project))
+    return Wording(settings[project], templates, name or "")
 
 
 def mail_config(kind: ChannelType[Any], config: ChannelConfig, wording: Wording) -> ChannelConfig:

@@ -7,9 +7,10 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -41,6 +42,7 @@ from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
+from nabat.services.routing_cache import CONTEXTS, ProjectCache
 from nabat.settings import Settings
 
 log = logging.getLogger("nabat.delivery")
@@ -106,7 +108,7 @@ class Worker(BackgroundLoop):
         self._flusher: asyncio.Task[None] | None = None
         # A failed settle, raised by the next round so that the loop reports it.
         self._flush_error: Exception | None = None
-        self._configs: dict[tuple[int, float], ChannelConfig] = {}
+        self._channel_cache: ProjectCache[dict[int, ChannelInfo]] = ProjectCache(follows=CONTEXTS)
         self._active: dict[int, Claimed] = {}
         self._adopting: set[asyncio.Task[None]] = set()
         self._pending_adoption = 0
@@ -131,7 +133,7 @@ class Worker(BackgroundLoop):
     async def _adopt(self, items: list[Claimed]) -> None:
         try:
             async with self._sessions() as session:
-                channels = await self._channels(session, {c.channel_id for c in items})
+                channels = await self._channels(session, items)
                 wording = await load_wording(session, items)
         finally:
             self._pending_adoption -= len(items)
@@ -202,7 +204,7 @@ class Worker(BackgroundLoop):
                 )
             if not claimed:
                 return 0
-            channels = await self._channels(session, {c.channel_id for c in claimed})
+            channels = await self._channels(session, claimed)
             wording = await load_wording(session, claimed)
         self._spawn(claimed, channels, wording)
         return len(claimed)
@@ -218,24 +220,28 @@ class Worker(BackgroundLoop):
             task.add_done_callback(self._inflight.discard)
 
     async def _channels(
-        self, session: AsyncSession, ids: set[int | None]
+        self, session: AsyncSession, items: Collection[Claimed]
     ) -> dict[int, ChannelInfo]:
-        wanted = [i for i in ids if i is not None]
-        if not wanted:
-            return {}
-        rows = await session.scalars(select(Channel).where(Channel.id.in_(wanted)))
+        """The channels ``items`` go out over, by id, from a per-project cache that is
+        reread after a second or at once after a change through this process (a channel
+        switched off elsewhere stops being used within that second)."""
+        found: dict[int, ChannelInfo] = {}
+        for project in {item.project_id for item in items if item.channel_id is not None}:
+            found.update(
+                await self._channel_cache.get(
+                    session, project, partial(self._load_channels, session, project)
+                )
+            )
+        return found
+
+    async def _load_channels(self, session: AsyncSession, project: int) -> dict[int, ChannelInfo]:
+        rows = await session.scalars(select(Channel).where(Channel.project_id == project))
         found: dict[int, ChannelInfo] = {}
         for row in rows:
-            key = (row.id, row.updated_at.timestamp())
-            config = self._configs.get(key)
-            if config is None:
-                model = config_model(row.type)
-                if model is None:
-                    continue
-                config = model.model_validate(self._box.decrypt_json(row.config_sealed))
-                if len(self._configs) > 10_000:
-                    self._configs.clear()
-                self._configs[key] = config
+            model = config_model(row.type)
+            if model is None:
+                continue
+            config = model.model_validate(self._box.decrypt_json(row.config_sealed))
             found[row.id] = ChannelInfo(row.id, row.name, row.type, row.enabled, config)
         return found
 

@@ -44,12 +44,19 @@ class ProjectCache(Generic[T]):
     """Values loaded per (database, project), reloaded after a local change or ``ttl``."""
 
     def __init__(
-        self, ttl: float = DEFAULT_TTL, monotonic: Callable[[], float] = time.monotonic
+        self,
+        ttl: float = DEFAULT_TTL,
+        monotonic: Callable[[], float] = time.monotonic,
+        follows: ProjectCache[Any] | None = None,
     ) -> None:
+        """``follows``: share that cache's generations, so that its ``forget`` drops this
+        cache's entries too (values derived from the same rows)."""
         self._ttl = ttl
         self._monotonic = monotonic
         self._entries: WeakKeyDictionary[Engine, dict[int, _Entry[T]]] = WeakKeyDictionary()
-        self._generations: WeakKeyDictionary[Engine, dict[int, int]] = WeakKeyDictionary()
+        self._generations: WeakKeyDictionary[Engine, dict[int, int]] = (
+            follows._generations if follows is not None else WeakKeyDictionary()
+        )
 
     async def get(
         self,
@@ -88,5 +95,6 @@ class ProjectCache(Generic[T]):
 
 
 # What ingest reads besides rules and silences: the project's notification types,
-# channels and message settings. The services that change those call ``forget``.
+# channels, message settings and templates. The services that change those call
+# ``forget``; the worker's caches of channels and wording follow it.
 CONTEXTS: ProjectCache[Any] = ProjectCache()

@@ -16,6 +16,7 @@ from nabat.db.ids import as_id
 from nabat.errors import Conflict, NotFound, ValidationFailed
 from nabat.models.account import Project, User
 from nabat.models.template import ProjectSettings, Template
+from nabat.services.routing_cache import CONTEXTS
 from nabat.templating import (
     KINDS,
     Rendered,
@@ -239,6 +240,8 @@ class TemplateService:
         self._apply(row, values)
         self._session.add(row)
         await self._session.commit()
+        # The worker caches the project's templates; the next send must see this.
+        CONTEXTS.forget(self._session, project_id)
         return row
 
     async def update(self, project_id: int, template_id: int, changes: dict[str, Any]) -> Template:
@@ -255,12 +258,16 @@ class TemplateService:
         self._apply(row, values)
         row.updated_at = self._clock.now()
         await self._session.commit()
+        # The worker caches the project's templates; the next send must see this.
+        CONTEXTS.forget(self._session, project_id)
         return row
 
     async def delete(self, project_id: int, template_id: int) -> None:
         """Delete a template; messages it served get the default again."""
         await self._session.delete(await self.get(project_id, template_id))
         await self._session.commit()
+        # The worker caches the project's templates; the next send must see this.
+        CONTEXTS.forget(self._session, project_id)
 
     async def language_of(self, project_id: int) -> str:
         """The project's message language ("ru" when it never chose one)."""
