@@ -4,6 +4,7 @@ PostgreSQL: no errors, no answer later than 10 s, and everything accepted is del
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ def _alerts(name: str) -> Callable[[int], dict[str, Any]]:
     fixture = payload(name)
 
     def body(n: int) -> dict[str, Any]:
-        copied = copy.deepcopy(fixture)
+        copied: dict[str, Any] = copy.deepcopy(fixture)
         for alert in copied["alerts"]:
             alert["fingerprint"] = f"{alert['fingerprint']}-{n}"
         return copied
@@ -149,8 +150,7 @@ async def test_500_concurrent_clients_get_answers_and_everything_is_delivered(
     failures = [outcome for outcome in outcomes if outcome != "ok"]
     assert failures == [], f"{len(failures)} of {CLIENTS} failed, e.g. {failures[:3]}"
     expected = CLIENTS * producer.per_request
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 60
-    while len(receiver.received) < expected and loop.time() < deadline:
-        await asyncio.sleep(0.1)
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(60):
+            await receiver.until(expected)
     assert len(receiver.received) == expected

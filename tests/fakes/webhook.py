@@ -72,16 +72,24 @@ class WebhookReceiver:
         self.default = Scripted()
         self.url = ""
         self._runner: web.AppRunner | None = None
+        self._arrived = asyncio.Event()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         headers = {k.lower(): v for k, v in request.headers.items()}
         valid = verify(self.secret_key, headers, body) if self.secret_key else None
         self.received.append(Received(request.method, request.path_qs, headers, body, valid))
+        self._arrived.set()
         answer = self.script.pop(0) if self.script else self.default
         if answer.delay:
             await asyncio.sleep(answer.delay)
         return web.Response(status=answer.status, text=answer.body, headers=answer.headers)
+
+    async def until(self, count: int) -> None:
+        """Return once ``count`` requests have arrived (bound it with ``asyncio.timeout``)."""
+        while len(self.received) < count:
+            self._arrived.clear()
+            await self._arrived.wait()
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
