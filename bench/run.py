@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -107,6 +108,8 @@ async def main(sizes: Sizes, only: list[str]) -> tuple[str, dict[str, list[Resul
     chosen = {name: every[name] for name in (only or list(every))}
     am_version = alertmanager.version() if {"am_single", "am_batch"} & chosen.keys() else ""
     results: dict[str, list[Result]] = {name: [] for name in chosen}
+    # Other work on the machine depresses every figure: say how busy it was.
+    load_before = os.getloadavg()[0]
     began = time.monotonic()
     for run in range(sizes.runs):
         for name, scenario in chosen.items():
@@ -116,7 +119,10 @@ async def main(sizes: Sizes, only: list[str]) -> tuple[str, dict[str, list[Resul
             print(f"run {run + 1}/{sizes.runs} {name} ({took:.0f} s): {_brief(value)}", flush=True)
             results[name].append(value)
     minutes = (time.monotonic() - began) / 60
-    note = f" The whole run took {minutes:.0f} minutes."
+    note = (
+        f" The whole run took {minutes:.0f} minutes; load average (1 min) at its start "
+        f"{load_before:.1f}, at its end {os.getloadavg()[0]:.1f}."
+    )
     if sizes != Sizes():
         note += " **Smaller counts than `make bench` (a smoke run): not for comparison.**"
     text = report.render(
