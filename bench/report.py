@@ -110,6 +110,15 @@ def spread(numbers: list[float], digits: int = 0) -> str:
     return f"{mid} ({text.format(min(found))} … {text.format(max(found))})"
 
 
+def largest(results: Results, name: str, key: str) -> str:
+    """The largest value of a measure over the runs, formatted; ``n/a`` for none."""
+    found = [v for v in values(results, name, key) if not math.isnan(v)]
+    return f"{max(found):,.0f}" if found else "n/a"
+
+
+ABSENT = ["Not measured in this run."]
+
+
 def met(ok: bool) -> str:
     """The target column's verdict."""
     return "met" if ok else "**not met**"
@@ -132,12 +141,14 @@ def _target(row: Row, results: Results) -> tuple[str, str]:
         difference = figure / other - 1
         return f"within 15 % of row {number}", f"{met(abs(difference) <= 0.15)} ({difference:+.0%})"
     errors = sum(values(results, row.name, "errors"))
-    slowest = max(values(results, row.name, "max_ms"), default=math.nan)
+    slowest = max(values(results, row.name, "max_ms"), default=math.inf)
     return "0 errors, answers < 10 s", met(errors == 0 and slowest < 10_000)
 
 
 def throughput_table(results: Results) -> list[str]:
     """The main table: every Nabat figure with its target and its ratio to Alertmanager."""
+    if not any(row.name in results for row in ROWS):
+        return ABSENT
     lines = [
         "| # | workload (8 clients unless said) | Nabat | notifications/s end to end | "
         "× Alertmanager | target | | accepted/s | errors | slowest answer, ms | "
@@ -160,7 +171,7 @@ def throughput_table(results: Results) -> list[str]:
             f"{spread(values(results, row.name))}{mark} | {shown} | {target} | {verdict} | "
             f"{spread(values(results, row.name, 'accept_rate'))} | "
             f"{sum(values(results, row.name, 'errors')):,.0f} | "
-            f"{max(values(results, row.name, 'max_ms')):,.0f} | "
+            f"{largest(results, row.name, 'max_ms')} | "
             f"{spread(values(results, row.name, 'cpu_ms'), 2)} |"
         )
     if short:
@@ -174,6 +185,8 @@ def throughput_table(results: Results) -> list[str]:
 
 def references_table(results: Results, am_version: str) -> list[str]:
     """The references measured in the same run."""
+    if not {"ceiling_256", "ceiling_8", "am_single", "am_batch"} & results.keys():
+        return ABSENT
     rows = (
         ("ceiling_256", "aiohttp client alone → sink, 256 in flight"),
         ("ceiling_8", "aiohttp client alone → sink, 8 in flight"),
@@ -197,6 +210,8 @@ def references_table(results: Results, am_version: str) -> list[str]:
 def latency_table(results: Results) -> list[str]:
     """Accept → arrival under a paced load."""
     name = "latency"
+    if name not in results:
+        return ABSENT
     p99 = median(results, name, "p99_ms")
     return [
         "| measure | value | target | |",
@@ -206,14 +221,16 @@ def latency_table(results: Results) -> list[str]:
         f"| accept → arrival p99, ms | {spread(values(results, name, 'p99_ms'), 1)} | "
         f"≤ 50 ms | {met(p99 <= 50)} |",
         f"| errors | {sum(values(results, name, 'errors')):,.0f} | | |",
-        f"| slowest answer, ms | {max(values(results, name, 'max_ms')):,.0f} | | |",
+        f"| slowest answer, ms | {largest(results, name, 'max_ms')} | | |",
     ]
 
 
 def crash_table(results: Results, limit_s: float) -> list[str]:
     """kill -9 under load, restart, recovery."""
     name = "crash"
-    runs = results.get(name, [])
+    if name not in results:
+        return ABSENT
+    runs = results[name]
     recovered = [r["recovery_s"] for r in runs if not math.isnan(r["recovery_s"])]
     failed = len(runs) - len(recovered)
     figure = spread(recovered, 1)
@@ -239,6 +256,8 @@ def crash_table(results: Results, limit_s: float) -> list[str]:
 
 def other_table(results: Results) -> list[str]:
     """Figures kept from earlier issues: e-mail and the SQLite storage floor."""
+    if not {"email_ceiling", "email", "floor"} & results.keys():
+        return ABSENT
     lines = ["| measure | per second |", "| --- | --- |"]
     for name, label in (
         ("email_ceiling", "SMTP sink ceiling: aiosmtplib, 8 reused connections"),
