@@ -16,7 +16,6 @@ from nabat.channels.outbound import Outbound
 from nabat.channels.webhook import WebhookConfig
 from nabat.channels.webhook_sender import WebhookSender
 from nabat.clock import FrozenClock
-from nabat.delivery.content import build_content, seed_payload
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import NewDelivery, Outcome, claim, enqueue, settle
 from nabat.delivery.worker import Worker
@@ -26,6 +25,7 @@ from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.services.notification_types import TypeChanges, update_type
 from nabat.settings import Settings
 from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
+from tests.support.content import notification_content
 
 
 @dataclass
@@ -61,20 +61,14 @@ class Rig:
             return view.row.id
 
     async def enqueue(self, channel_id: int, count: int = 1) -> list[int]:
-        payload = seed_payload(
-            username=None,
-            service_name="svc",
-            service_url=None,
-            status="DOWN",
-            severity="ERROR",
-            message="down",
-            timestamp=self.clock.now(),
+        content = notification_content(
+            service="svc", status="DOWN", severity="ERROR", message="down", now=self.clock.now()
         )
         async with self.app.state.nabat.sessions() as session:
             ids = await enqueue(
                 session,
                 [
-                    NewDelivery(self.project_id, channel_id, "WEBHOOK", build_content(payload))
+                    NewDelivery(self.project_id, channel_id, "WEBHOOK", content)
                     for _ in range(count)
                 ],
                 now=self.clock.now(),
@@ -271,7 +265,7 @@ async def test_a_failing_channel_raises_one_notice_per_incident_and_one_recovery
         await worker.run_until_idle()
         notices = [r.json() for r in admin_hook.received]
         assert [n["event"]["type"] for n in notices] == ["channel.failing"]
-        assert notices[0]["event"]["channelId"] == failing
+        assert notices[0]["event"]["data"]["channelId"] == failing
         assert "503" in notices[0]["message"]
         rig.receiver.default = Scripted(200, "ok")
         rig.clock.advance(3600)

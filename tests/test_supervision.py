@@ -14,12 +14,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from nabat.app import create_app
 from nabat.db.engine import create_engine, create_sessionmaker
-from nabat.delivery.content import build_content, seed_payload
 from nabat.delivery.queue import NewDelivery, enqueue
 from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.settings import Settings
 from tests.conftest import ADMIN_PASSWORD, Backend, login
 from tests.fakes.webhook import WebhookReceiver
+from tests.support.content import notification_content
 from tests.support.delivery import webhook_channel
 
 SEND = "/api/v1/notifications/send"
@@ -136,18 +136,16 @@ async def test_a_worker_whose_database_fails_comes_back_and_delivers_what_queued
         try:
             async with create_sessionmaker(other)() as session:
                 now = datetime.now(UTC)
-                payload = seed_payload(
-                    username=None,
-                    service_name="db",
-                    service_url=None,
+                content = notification_content(
+                    service="db",
                     status="DOWN",
                     severity="CRITICAL",
                     message="queued while the worker was down",
-                    timestamp=now,
+                    now=now,
                 )
                 await enqueue(
                     session,
-                    [NewDelivery(1, channel_id, "WEBHOOK", build_content(payload))],
+                    [NewDelivery(1, channel_id, "WEBHOOK", content)],
                     now=now,
                     max_attempts=3,
                 )

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
 from nabat.api.producing import accept
+from nabat.delivery.content import DeliveryContent
 from nabat.errors import ValidationFailed
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.models.event import Event
@@ -156,7 +157,7 @@ def _out(delivery: Delivery) -> DeliveryOut:
         last_failure_class=delivery.last_failure_class,
         last_status_code=delivery.last_status_code,
         provider_id=delivery.provider_id,
-        subject=delivery.content.get("subject"),
+        subject=DeliveryContent.from_json(delivery.content).summary,
         created_at=delivery.created_at,
         updated_at=delivery.updated_at,
         sent_at=delivery.sent_at,

@@ -67,7 +67,7 @@ async def attempt(
     if kind is None:
         return Attempted(error=DeliveryError(FailureClass.INTERNAL, f"no such type {channel_type}"))
     try:
-        message = render(item, wording, worded=kind.worded)
+        message = render(item, wording, kind)
         if wording is not None:
             config = mail_config(kind, config, wording)
     except DeliveryError as exc:

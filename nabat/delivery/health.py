@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.catalogue import BY_KEY
 from nabat.channels.registry import channel_type
-from nabat.delivery.content import build_content, seed_payload
+from nabat.delivery.content import DeliveryContent
 from nabat.delivery.queue import NewDelivery
+from nabat.ids import ordered_id
 from nabat.models.account import Membership, Role, User
 from nabat.models.channel import Channel
 from nabat.models.delivery import ChannelHealth, DeliveryKind
 from nabat.models.routing import NotificationTypeRow
+from nabat.routing.snapshot import event_snapshot
 
 
 @dataclass(frozen=True)
@@ -74,33 +78,10 @@ async def _notice(
     target = await _healthy_target(session, run.project_id, exclude=run.channel_id)
     if target is None:
         return []
-    if recovered:
-        status, severity = "RECOVERED", "INFO"
-        message = (
-            f"Channel '{channel.name}' ({channel.type}) delivers again. / "
-            f"Канал «{channel.name}» ({channel.type}) снова доставляет сообщения."
-        )
-    else:
-        status, severity = "FAILING", "ERROR"
-        message = (
-            f"Channel '{channel.name}' ({channel.type}) keeps failing: {run.last_error} "
-            "Fix its configuration; failed deliveries can be retried. / "
-            f"Канал «{channel.name}» ({channel.type}) не доставляет сообщения: "
-            f"{run.last_error} Исправьте настройки канала."
-        )
-    payload = seed_payload(
-        username=None,
-        service_name=f"Nabat channel {channel.name}",
-        service_url=None,
-        status=status,
-        severity=severity,
-        message=message,
-        timestamp=now,
-        metadata={"channelId": channel.id, "channelType": channel.type},
-    )
     type_key = "channel.recovered" if recovered else "channel.failing"
-    event = {"type": type_key, "channelId": channel.id}
-    content = build_content(payload, event)
+    content = DeliveryContent(
+        kind="channel_health", event=_notice_event(channel, run, now, recovered=recovered)
+    )
     # Like any notification type, these can be switched off: the notice is then recorded,
     # not sent.
     switched_off = await session.scalar(
@@ -121,7 +102,7 @@ async def _notice(
             project_id=run.project_id,
             channel_id=target.id,
             channel_type=target.type,
-            content=content,
+            content=content.to_json(),
             recipient=recipient,
             kind=DeliveryKind.HEALTH.value,
             suppressed_by="TYPE_DISABLED" if switched_off else None,
@@ -129,6 +110,34 @@ async def _notice(
         )
         for recipient in recipients
     ]
+
+
+def _notice_event(
+    channel: Channel, run: ChannelRun, now: datetime, *, recovered: bool
+) -> dict[str, Any]:
+    """The event a notice is about: a catalogue type, so the project's template for it (or
+    the default, which names the channel in the headline) words it in the project's
+    language. The message is the last failure's reason as the sender gave it."""
+    type_key = "channel.recovered" if recovered else "channel.failing"
+    return event_snapshot(
+        public_id=ordered_id("evt_"),
+        type_key=type_key,
+        type_title=BY_KEY[type_key].title("en"),
+        severity="INFO" if recovered else "ERROR",
+        message="" if recovered else (run.last_error or ""),
+        source={"name": "Nabat"},
+        subject={
+            "objectType": "channel",
+            "objectId": str(channel.id),
+            "title": channel.name,
+            # Seed 002's status for webhooks that read the payload made from the event.
+            "status": "RECOVERED" if recovered else "FAILING",
+        },
+        labels={},
+        data={"channelId": channel.id, "channelType": channel.type},
+        occurred_at=now,
+        received_at=now,
+    )
 
 
 async def _healthy_target(

@@ -1,8 +1,9 @@
 """Wording a delivery at send time: the project's template (or the default), its
 language and signature, and for e-mail its sender (From, sender name, Reply-To).
 
-Event deliveries are stored with the event, not with text: the text is made here, just
-before the send, from the templates as they are then. A template that cannot render is
+Every delivery — routed, sent, test or health notice — is stored with its event
+(:class:`nabat.delivery.content.DeliveryContent`), not with text: the text is made here,
+just before the send, from the templates as they are then. A template that cannot render is
 a ``config`` failure naming the template, never a crash.
 """
 
@@ -20,7 +21,7 @@ from nabat.channels.base import ChannelConfig
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage
 from nabat.channels.descriptor import ChannelType, ProjectSender
 from nabat.channels.registry import channel_type
-from nabat.delivery.content import outgoing
+from nabat.delivery.content import DeliveryContent
 from nabat.delivery.queue import Claimed
 from nabat.errors import NabatError
 from nabat.models.account import Project
@@ -28,7 +29,7 @@ from nabat.models.template import Template
 from nabat.services.project_settings import MessageSettings, message_settings
 from nabat.services.routing_cache import CONTEXTS, ProjectCache
 from nabat.services.templates import choose_template
-from nabat.templating import render_message
+from nabat.templating import one_line, render_message
 
 
 @dataclass(frozen=True)
@@ -41,20 +42,15 @@ class Wording:
 
 
 async def load_wording(session: AsyncSession, items: Collection[Claimed]) -> dict[int, Wording]:
-    """The wording of every project among ``items`` that are rendered or mailed."""
+    """The wording of every project among ``items`` that go out worded or mailed."""
     return await project_wording(
-        session,
-        {
-            item.project_id
-            for item in items
-            if "render" in item.content or _takes_project_sender(item.channel_type)
-        },
+        session, {item.project_id for item in items if _needs_wording(item.channel_type)}
     )
 
 
-def _takes_project_sender(type_name: str) -> bool:
+def _needs_wording(type_name: str) -> bool:
     kind = channel_type(type_name)
-    return kind is not None and kind.with_project is not None
+    return kind is not None and (kind.worded or kind.with_project is not None)
 
 
 # A project's wording as the worker last read it: reused for a second (and dropped at
@@ -96,38 +92,43 @@ def mail_config(kind: ChannelType[Any], config: ChannelConfig, wording: Wording)
     return completed
 
 
-def render(item: Claimed, wording: Wording | None, *, worded: bool = True) -> OutgoingMessage:
-    """The message for a stored delivery, rendered now when it carries an event and the
-    channel shows worded text (``worded``; a webhook posts the payload and event as they
-    are)."""
-    content = item.content
-    spec: dict[str, Any] | None = content.get("render")
-    if spec is None or wording is None:
-        return outgoing(item.public_id, item.recipient, content)
-    if not worded:
+def render(item: Claimed, wording: Wording | None, kind: ChannelType[Any]) -> OutgoingMessage:
+    """The message for a stored delivery of any kind (routed, sent, test, health notice).
+
+    A channel that shows worded text (``kind.worded``) gets the project's template for
+    the event's type and the channel's template kind (or the default), in the project's
+    language, with its signature; a subject fixed in the content (the test form's)
+    replaces the rendered one. A webhook posts the payload and the event as they are.
+    Raises :class:`DeliveryError` (``config``) when the template cannot render.
+    """
+    content = DeliveryContent.from_json(item.content)
+    event = content.event
+    if not kind.worded:
         return OutgoingMessage(
             delivery_id=item.public_id,
-            subject=str(content["event"].get("typeTitle", "")),
-            text=str(content["event"].get("message", "")),
+            subject=content.subject or str(event.get("typeTitle", "")),
+            text=str(event.get("message", "")),
             recipient=item.recipient,
-            severity=str(content["event"].get("severity", "INFO")),
-            payload=dict(content.get("payload") or {}),
-            event=content["event"],
+            severity=content.severity,
+            payload=content.seed(),
+            event=event,
         )
-    event: dict[str, Any] = content["event"]
+    if wording is None:
+        # The worker loads the wording of every project whose deliveries it words.
+        raise DeliveryError(FailureClass.INTERNAL, "the project's wording was not loaded")
     language = wording.settings.language
     template = choose_template(
         wording.templates,
-        type_key=event["type"],
-        kind=spec["kind"],
+        type_key=str(event.get("type") or ""),
+        kind=kind.template_kind,
         language=language,
-        template_id=spec.get("templateId"),
+        template_id=content.template_id,
     )
-    recipient = {"name": spec.get("recipientName"), "address": item.recipient}
+    recipient = {"name": content.recipient_name, "address": item.recipient}
     try:
         rendered = render_message(
             event=event,
-            kind=spec["kind"],
+            kind=kind.template_kind,
             language=language,
             template=template,
             signature=wording.settings.signature,
@@ -140,11 +141,11 @@ def render(item: Claimed, wording: Wording | None, *, worded: bool = True) -> Ou
         ) from exc
     return OutgoingMessage(
         delivery_id=item.public_id,
-        subject=rendered.subject,
+        subject=one_line(content.subject) if content.subject else rendered.subject,
         text=rendered.text,
         html=rendered.html,
         recipient=item.recipient,
-        severity=str(event.get("severity", "INFO")),
-        payload=dict(content.get("payload") or {}),
+        severity=content.severity,
+        payload=content.seed(),
         event=event,
     )

@@ -17,14 +17,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.delivery.content import seed_payload
+from nabat.delivery.content import DeliveryContent
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
 from nabat.ids import ordered_id
 from nabat.routing.matchers import event_values
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
-from nabat.routing.snapshot import channel_kind, event_snapshot, iso
+from nabat.routing.snapshot import event_snapshot, iso
 from nabat.services.contacts import Person, find_people
 from nabat.services.event_input import EventInput, checked, dedup_digest, forced_channels
 from nabat.services.ingest_store import (
@@ -221,8 +221,7 @@ class Ingest:
         for (position, plan), event_id in zip(fresh_events, event_ids, strict=True):
             accepted[position].event_id = event_id
             deliveries.extend(
-                (position, self._delivery(plan, event_id, target, context))
-                for target in targets[position]
+                (position, self._delivery(plan, event_id, target)) for target in targets[position]
             )
         await self._resolve_batch_repeats(accepted)
         await self._store_keys(planned, accepted, firsts)
@@ -388,40 +387,22 @@ class Ingest:
             return ("THROTTLED", throttled, None)
         return None
 
-    def _delivery(
-        self, plan: Planned, event_id: int, planned: _Target, context: Context
-    ) -> NewDelivery:
+    def _delivery(self, plan: Planned, event_id: int, planned: _Target) -> NewDelivery:
         route, target, suppression = planned.route, planned.target, planned.suppression
-        snapshot = plan.snapshot
-        source, subject = snapshot["source"], snapshot["subject"]
-        payload = dict(plan.item.payload) if plan.item.payload is not None else None
-        if payload is None:
-            payload = seed_payload(
-                username=target.name,
-                service_name=source["name"],
-                service_url=source["url"],
-                status=subject["status"] or snapshot["type"],
-                severity=snapshot["severity"],
-                message=snapshot["message"],
-                timestamp=plan.item.occurred_at or self._now,
-                metadata=snapshot["labels"],
-            )
-        content = {
-            "event": {**snapshot, "eventId": event_id},
-            "payload": payload,
-            "render": {
-                "kind": channel_kind(route.channel.type),
-                "templateId": route.template_id,
-                "recipientName": target.name,
-                "language": context.language,
-            },
-            "severity": snapshot["severity"],
-        }
+        # The send API's payload is kept as it came (seed 002); any other event's is made
+        # from the event at send time, addressed to the recipient.
+        content = DeliveryContent(
+            kind="event",
+            event={**plan.snapshot, "eventId": event_id},
+            payload=dict(plan.item.payload) if plan.item.payload is not None else None,
+            template_id=route.template_id,
+            recipient_name=target.name,
+        )
         return NewDelivery(
             project_id=self._project_id,
             channel_id=route.channel.id,
             channel_type=route.channel.type,
-            content=content,
+            content=content.to_json(),
             recipient=target.address,
             event_id=event_id,
             rule_id=route.rule.id if route.rule else None,

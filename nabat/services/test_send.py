@@ -1,7 +1,9 @@
 """``POST …/channels/{id}/test``: one attempt now, no retry, recorded like any delivery.
 
 A test goes through the queue and :func:`nabat.delivery.attempt.attempt` like every other
-delivery, so the project's mail settings, wording and the providers' rate limits apply.
+delivery, so the project's mail settings, its ``test`` template, language and signature,
+and the providers' rate limits apply; the form's subject and message win over the
+template's.
 The route owns the unit of work in three steps, so no database connection is held while
 the provider answers: :func:`queue_test` (commit), :func:`run_test`, :func:`record_test`
 (commit).
@@ -15,21 +17,28 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.catalogue import BY_KEY
 from nabat.channels.contract import DeliveryError, FailureClass, Sender
 from nabat.channels.descriptor import ChannelType
 from nabat.channels.registry import channel_type
 from nabat.clock import Clock
 from nabat.delivery.attempt import Attempted, attempt
-from nabat.delivery.content import build_content, seed_payload
+from nabat.delivery.content import DeliveryContent, seed_payload
 from nabat.delivery.outcomes import failed, sent
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue, settle
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, project_wording
 from nabat.errors import NabatError
+from nabat.ids import ordered_id
 from nabat.models.delivery import DeliveryKind
+from nabat.routing.snapshot import event_snapshot
 from nabat.services.channels import ChannelView
 
-DEFAULT_MESSAGE = "Test notification from Nabat. / Тестовое уведомление от Nabat."
+# The test's message when the form leaves it empty, in the project's language.
+DEFAULT_MESSAGE = {
+    "en": "If you read this, the channel works.",
+    "ru": "Если вы это читаете, канал работает.",
+}
 
 
 class TestSendFailed(NabatError):
@@ -86,6 +95,24 @@ def _recipient(
     return None
 
 
+def _test_event(message: str, language: str, now: datetime) -> dict[str, Any]:
+    """The event a test is about: of the catalogue's ``test`` type, so the project's
+    ``test`` template (or the default one) words it. It is not stored as an event."""
+    return event_snapshot(
+        public_id=ordered_id("evt_"),
+        type_key="test",
+        type_title=BY_KEY["test"].title(language),
+        severity="INFO",
+        message=message,
+        source={"name": "Nabat"},
+        subject={},
+        labels={},
+        data={},
+        occurred_at=now,
+        received_at=now,
+    )
+
+
 def _descriptor(view: ChannelView) -> ChannelType[Any]:
     kind = channel_type(view.row.type)
     # A stored channel's type was checked when it was saved.
@@ -110,24 +137,29 @@ async def queue_test(
     """
     now = clock.now()
     wording = (await project_wording(session, {view.row.project_id}))[view.row.project_id]
-    payload = seed_payload(
-        username=request.username,
-        service_name="Nabat",
-        service_url=None,
-        status="TEST",
-        severity="INFO",
-        message=request.message or DEFAULT_MESSAGE,
-        timestamp=now,
-        metadata={"test": True},
+    language = wording.settings.language
+    message = request.message or DEFAULT_MESSAGE.get(language, DEFAULT_MESSAGE["en"])
+    content = DeliveryContent(
+        kind="test",
+        event=_test_event(message, language, now),
+        payload=seed_payload(
+            username=request.username,
+            service_name="Nabat",
+            service_url=None,
+            status="TEST",
+            severity="INFO",
+            message=message,
+            timestamp=now,
+            metadata={"test": True},
+        ),
+        subject=request.subject or None,
+        recipient_name=request.username,
     )
-    content = build_content(payload, {"type": "test"})
-    if request.subject:
-        content["subject"] = request.subject
     new = NewDelivery(
         project_id=view.row.project_id,
         channel_id=view.row.id,
         channel_type=view.row.type,
-        content=content,
+        content=content.to_json(),
         recipient=_recipient(_descriptor(view), view, request, user_email),
         kind=DeliveryKind.TEST.value,
     )
