@@ -111,18 +111,19 @@ async def caller_of(state: AppState, token: str, x_project: str | None) -> Princ
     """The caller a bearer token stands for in the project asked for.
 
     Answered from the principal cache when it was resolved in the last few seconds (no
-    database round trip on the hot path); otherwise resolved in a session of its own that
-    is closed before this returns, so a request never holds a pooled connection while it
-    waits for something else that needs one.
+    database round trip on the hot path); otherwise resolved once for all concurrent
+    requests with the same credentials, in a session of its own that is closed before this
+    returns, so a request never holds a pooled connection while it waits for something
+    else that needs one.
     """
-    cached = state.principals.get(token, x_project)
-    if cached is not None:
-        return cached
-    async with state.sessions() as session:
-        principal, valid_for = await _resolve(session, state, token, x_project)
-        await session.commit()  # the key's last use, when it was marked
-    state.principals.put(token, x_project, principal, valid_for=valid_for)
-    return principal
+
+    async def load() -> tuple[Principal, float | None]:
+        async with state.sessions() as session:
+            found = await _resolve(session, state, token, x_project)
+            await session.commit()  # the key's last use, when it was marked
+        return found
+
+    return await state.principals.resolve(token, x_project, load)
 
 
 async def get_principal(

@@ -15,7 +15,9 @@ cache never holds a usable credential.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 
 from nabat.clock import Clock
 from nabat.services.access import Principal
@@ -31,6 +33,7 @@ class PrincipalCache:
         self._ttl = ttl
         self._size = size
         self._entries: dict[tuple[bytes, str | None], tuple[Principal, float]] = {}
+        self._resolving: dict[tuple[bytes, str | None], asyncio.Future[Principal]] = {}
 
     @staticmethod
     def _key(token: str, project: str | None) -> tuple[bytes, str | None]:
@@ -58,6 +61,39 @@ class PrincipalCache:
             self._entries.clear()
         life = self._ttl if valid_for is None else max(0.0, min(self._ttl, valid_for))
         self._entries[self._key(token, project)] = (principal, self._clock.monotonic() + life)
+
+    async def resolve(
+        self,
+        token: str,
+        project: str | None,
+        load: Callable[[], Awaitable[tuple[Principal, float | None]]],
+    ) -> Principal:
+        """The cached caller, or the one ``load()`` resolves (with how long it may be kept).
+
+        Concurrent requests with the same credentials share one ``load()``: a burst of a
+        producer's first requests costs one lookup, not one pooled connection each.
+        """
+        cached = self.get(token, project)
+        if cached is not None:
+            return cached
+        key = self._key(token, project)
+        pending = self._resolving.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Principal] = asyncio.get_running_loop().create_future()
+        self._resolving[key] = future
+        try:
+            principal, valid_for = await load()
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Retrieved here, so that a failure nobody else waited for is not reported.
+            future.exception()
+            raise
+        finally:
+            del self._resolving[key]
+        self.put(token, project, principal, valid_for=valid_for)
+        future.set_result(principal)
+        return principal
 
     def clear(self) -> None:
         """Forget every caller (a key, a membership or a user changed)."""
