@@ -58,6 +58,7 @@ class Rig:
                 configuration={"url": url},
                 is_default=default,
             )
+            await session.commit()
             return view.row.id
 
     async def enqueue(self, channel_id: int, count: int = 1) -> list[int]:
@@ -227,6 +228,7 @@ async def test_deliveries_of_a_disabled_channel_die_with_the_reason(rig: Rig) ->
         await ChannelService(session, rig.app.state.nabat.box, rig.clock).update(
             rig.project_id, channel, ChannelChanges(enabled=False)
         )
+        await session.commit()
     await rig.worker().run_until_idle()
     delivery, _ = await rig.delivery(delivery_id)
     assert delivery.status == DeliveryStatus.DEAD

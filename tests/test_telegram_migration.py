@@ -32,6 +32,7 @@ async def test_an_upgraded_group_is_followed_to_its_supergroup(app: FastAPI) -> 
                 status="DOWN", severity="ERROR", message="db down", channel_id=view.row.id
             )
             items = await notification_events(session, 1, [notification], state.clock.now())
+            await session.commit()
         answer = await state.acceptor.accept(1, items, shape=lambda accepted: accepted[0].to_json())
         await state.new_worker().run_until_idle()
         assert [sent.chat_id for sent in fake.sent] == [NEW_CHAT]

@@ -51,6 +51,7 @@ async def create_channel(
         enabled=body.enabled,
         is_default=body.is_default,
     )
+    await session.commit()
     return _out(view)
 
 
@@ -98,7 +99,9 @@ async def update_channel(
         enabled=body.enabled,
         is_default=body.is_default,
     )
-    return _out(await _service(state, session).update(caller.project_id, channel_id, changes))
+    view = await _service(state, session).update(caller.project_id, channel_id, changes)
+    await session.commit()
+    return _out(view)
 
 
 @router.delete("/{channel_id}", response_model=DeletedOut)
@@ -111,6 +114,7 @@ async def delete_channel(
     """Delete a channel."""
     caller.require(Scope.CHANNELS_WRITE)
     await _service(state, session).delete(caller.project_id, channel_id)
+    await session.commit()
     return DeletedOut(message=f"channel {channel_id} deleted")
 
 

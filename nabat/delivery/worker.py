@@ -382,6 +382,7 @@ class Worker(BackgroundLoop):
                 await service.update(
                     item.project_id, item.channel_id, ChannelChanges(configuration=changes)
                 )
+                await session.commit()
             except Exception:
                 log.exception("could not save the provider's configuration change")
             else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,6 +15,7 @@ from nabat.channels.base import MASK, ChannelConfig, restore_masked
 from nabat.channels.registry import channel_types, config_model
 from nabat.clock import Clock
 from nabat.db.ids import as_id
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
@@ -119,7 +121,10 @@ def parse_config(model: type[ChannelConfig], raw: dict[str, Any]) -> ChannelConf
 
 
 class ChannelService:
-    """Channel use-cases for one project."""
+    """Channel use-cases for one project.
+
+    Changes are flushed to the session, never committed: the caller commits.
+    """
 
     def __init__(self, session: AsyncSession, box: SecretBox, clock: Clock) -> None:
         self._session = session
@@ -158,10 +163,11 @@ class ChannelService:
             updated_at=now,
         )
         self._session.add(row)
-        await self._session.flush()
         if is_default:
+            # Flushed first: the default is taken by the stored row's id.
+            await self._session.flush()
             await self._make_default(row)
-        await self._commit(project_id)
+        await self._store(project_id)
         return ChannelView(row=row, config=config)
 
     async def list(self, project_id: int) -> list[ChannelView]:
@@ -226,14 +232,14 @@ class ChannelService:
         elif changes.is_default is False:
             row.is_default = False
         row.updated_at = self._clock.now()
-        await self._commit(project_id)
+        await self._store(project_id)
         return ChannelView(row=row, config=config)
 
     async def delete(self, project_id: int, channel_id: int) -> None:
         """Delete a channel of the project."""
         # The configuration is not read: a channel sealed with a lost key can still go.
         await self._session.delete(await self._row(project_id, channel_id))
-        await self._commit(project_id)
+        await self._store(project_id)
 
     async def _row(self, project_id: int, channel_id: int) -> Channel:
         row = await self._session.get(Channel, channel_id) if as_id(channel_id) else None
@@ -253,15 +259,17 @@ class ChannelService:
             .values(is_default=False, updated_at=self._clock.now())
         )
         row.is_default = True
-        await self._session.flush()
 
-    async def _commit(self, project_id: int) -> None:
+    async def _store(self, project_id: int) -> None:
+        # Flushed here, not at the caller's commit, so that the one-default-per-project
+        # index is checked while this use-case can still answer with a Conflict.
         try:
-            await self._session.commit()
+            await self._session.flush()
         except IntegrityError as exc:
             await self._session.rollback()
             raise Conflict(
                 "another request changed the default channel at the same time; retry"
             ) from exc
-        # Routing caches the project's channels; the next event must see this change.
-        CONTEXTS.forget(self._session, project_id)
+        # Routing caches the project's channels; the next event must see this change,
+        # once it is committed.
+        after_commit(self._session, partial(CONTEXTS.forget, self._session, project_id))
