@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import asyncpg
 import pytest
 
-from nabat.signals import LocalSignals, PostgresSignals, signals_for
+from nabat.signals import LocalSignals, PostgresSignals, SocketSignals, signals_for
 from nabat.signals.base import MAX_PAYLOAD_BYTES
 from nabat.signals.postgres import APPLICATION_NAME, asyncpg_dsn
 from tests.support.postgres import PostgresServer, free_port
@@ -126,7 +126,8 @@ def test_a_topic_or_payload_postgresql_would_refuse_is_refused_everywhere(
 
 
 def test_the_database_url_chooses_the_implementation() -> None:
-    assert isinstance(signals_for("sqlite+aiosqlite:///var/nabat.db"), LocalSignals)
+    assert isinstance(signals_for("sqlite+aiosqlite:///var/nabat.db"), SocketSignals)
+    assert type(signals_for("sqlite+aiosqlite:///:memory:")) is LocalSignals
     chosen = signals_for("postgresql+asyncpg://nabat:pw@db:5432/nabat")
     assert isinstance(chosen, PostgresSignals)
     assert asyncpg_dsn("postgresql+asyncpg://nabat:pw@db:5432/nabat") == (
