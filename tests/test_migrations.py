@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
 from alembic.autogenerate import compare_metadata
@@ -48,3 +50,18 @@ async def test_sqlite_runs_in_wal_mode(backend: Backend) -> None:
         await engine.dispose()
     assert mode == "wal"
     assert keys == 1
+
+
+async def test_processes_starting_together_on_a_new_sqlite_file_migrate_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'new.db'}"
+    # Two engines stand for `nabat api` and `nabat worker` started at the same moment.
+    engines = [create_engine(url), create_engine(url)]
+    try:
+        await asyncio.gather(*(upgrade_to_head(engine) for engine in engines))
+        async with engines[1].connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        for engine in engines:
+            await engine.dispose()

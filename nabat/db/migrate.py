@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
 from pathlib import Path
 
 from alembic import command
@@ -33,6 +35,21 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def upgrade_to_head(engine: AsyncEngine) -> None:
-    """Bring the database schema up to date; a no-op when it already is."""
-    async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+    """Bring the database schema up to date; a no-op when it already is.
+
+    Processes starting together (``nabat api`` and ``nabat worker`` on a new database)
+    migrate one after the other: on PostgreSQL under an advisory lock, on a SQLite file
+    under an exclusive lock on a file beside it (SQLite means one machine).
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        async with engine.begin() as connection:
+            await connection.run_sync(_upgrade)
+        return
+    with open(f"{database}.migrate-lock", "a") as lock:  # noqa: ASYNC230 - start-up only
+        await asyncio.to_thread(fcntl.flock, lock.fileno(), fcntl.LOCK_EX)
+        try:
+            async with engine.begin() as connection:
+                await connection.run_sync(_upgrade)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
