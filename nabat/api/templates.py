@@ -84,7 +84,9 @@ async def create_template(
         text=body.text,
         html=body.html,
     )
-    return _out(await _service(state, session).create(caller.project_id, values))
+    row = await _service(state, session).create(caller.project_id, values)
+    await session.commit()
+    return _out(row)
 
 
 @router.get("/defaults", response_model=DefaultTemplateOut)
@@ -160,6 +162,7 @@ async def update_template(
     given = body.model_dump(include=set(_CHANGEABLE) & body.model_fields_set)
     changes = {_CHANGEABLE[key]: value for key, value in given.items()}
     row = await _service(state, session).update(caller.project_id, template_id, changes)
+    await session.commit()
     return _out(row)
 
 
@@ -170,4 +173,5 @@ async def delete_template(
     """Delete a template; its messages get the default wording again."""
     caller.require(Scope.ROUTING_WRITE)
     await _service(state, session).delete(caller.project_id, template_id)
+    await session.commit()
     return DeletedOut(message=f"template {template_id} deleted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nabat.catalogue import LANGUAGES
 from nabat.clock import Clock
 from nabat.db.ids import as_id
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound, ValidationFailed
 from nabat.models.account import Project, User
 from nabat.models.template import ProjectSettings, Template
@@ -203,7 +205,10 @@ def _inline(request: PreviewRequest) -> TemplateSource | None:
 
 
 class TemplateService:
-    """Template use-cases for one project at a time."""
+    """Template use-cases for one project at a time.
+
+    Changes are flushed to the session, never committed: the caller commits.
+    """
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self._session = session
@@ -239,9 +244,7 @@ class TemplateService:
         row = Template(project_id=project_id, created_at=now, updated_at=now)
         self._apply(row, values)
         self._session.add(row)
-        await self._session.commit()
-        # The worker caches the project's templates; the next send must see this.
-        CONTEXTS.forget(self._session, project_id)
+        await self._store(project_id)
         return row
 
     async def update(self, project_id: int, template_id: int, changes: dict[str, Any]) -> Template:
@@ -257,17 +260,19 @@ class TemplateService:
         await self._refuse_duplicate(project_id, values, row.id)
         self._apply(row, values)
         row.updated_at = self._clock.now()
-        await self._session.commit()
-        # The worker caches the project's templates; the next send must see this.
-        CONTEXTS.forget(self._session, project_id)
+        await self._store(project_id)
         return row
 
     async def delete(self, project_id: int, template_id: int) -> None:
         """Delete a template; messages it served get the default again."""
         await self._session.delete(await self.get(project_id, template_id))
-        await self._session.commit()
-        # The worker caches the project's templates; the next send must see this.
-        CONTEXTS.forget(self._session, project_id)
+        await self._store(project_id)
+
+    async def _store(self, project_id: int) -> None:
+        await self._session.flush()
+        # The worker caches the project's templates; the next send must see this change
+        # once it is committed.
+        after_commit(self._session, partial(CONTEXTS.forget, self._session, project_id))
 
     async def language_of(self, project_id: int) -> str:
         """The project's message language ("ru" when it never chose one)."""
