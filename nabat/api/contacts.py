@@ -45,6 +45,7 @@ async def _add(
     point = await contacts.add_contact(
         session, state.clock, user, kind=body.kind, value=body.value, label=body.label
     )
+    await session.commit()
     return _out(point)
 
 
@@ -71,6 +72,7 @@ async def delete_my_contact_point(
 ) -> DeletedOut:
     """Remove one of your contact points."""
     await contacts.remove_contact(session, user.id, contact_id)
+    await session.commit()
     return DeletedOut(message=f"contact point {contact_id} deleted")
 
 
@@ -103,4 +105,5 @@ async def delete_member_contact_point(
     """Remove a project member's contact point (needs ``members:manage``)."""
     user = await _managed_user(caller, session, user_id)
     await contacts.remove_contact(session, user.id, contact_id)
+    await session.commit()
     return DeletedOut(message=f"contact point {contact_id} deleted")

@@ -149,7 +149,7 @@ async def add_contact(
     value: str,
     label: str | None = None,
 ) -> ContactPoint:
-    """Add a contact point to ``user`` and commit.
+    """Add a contact point to ``user``; the caller commits.
 
     Raises :class:`ValidationFailed` for a bad kind, value or label and :class:`Conflict`
     when the user already has this address (the account e-mail counts).
@@ -176,7 +176,9 @@ async def add_contact(
     )
     session.add(point)
     try:
-        await session.commit()
+        # Flushed here, not at the caller's commit: the id is answered, and a racing
+        # duplicate is refused while this use-case can still answer with a Conflict.
+        await session.flush()
     except IntegrityError as exc:
         # Two requests adding the same address at once: the unique constraint decides.
         await session.rollback()
@@ -194,7 +196,7 @@ def _duplicate(kind: ContactKind, value: str, existing_id: int) -> Conflict:
 
 
 async def remove_contact(session: AsyncSession, user_id: int, contact_id: int) -> None:
-    """Delete one of the user's contact points and commit.
+    """Delete one of the user's contact points; the caller commits.
 
     Another user's contact point is reported missing, exactly like one that does not exist.
     """
@@ -205,7 +207,6 @@ async def remove_contact(session: AsyncSession, user_id: int, contact_id: int) -
             "points to see their ids"
         )
     await session.delete(point)
-    await session.commit()
 
 
 async def project_member(session: AsyncSession, project_id: int, user_id: int) -> User:
