@@ -245,6 +245,7 @@ async def retry_delivery(
         now=state.clock.now(),
         max_attempts=state.settings.max_attempts,
     )
+    await session.commit()
     state.wake_workers()
     return _out(delivery)
 

@@ -73,7 +73,8 @@ async def retry_delivery(
 ) -> Delivery:
     """Queue a FAILED or DEAD delivery again now, with a fresh allowance of attempts.
 
-    It keeps its idempotency id, so a receiver can tell a replay from a new message.
+    It keeps its idempotency id, so a receiver can tell a replay from a new message. The
+    caller commits.
     """
     delivery, _ = await get_delivery(session, project_id, delivery_id)
     if delivery.status not in _RETRYABLE:
@@ -92,7 +93,6 @@ async def retry_delivery(
         )
         .execution_options(synchronize_session=False)
     )
-    await session.commit()
     await session.refresh(delivery)
     return delivery
 
