@@ -141,4 +141,5 @@ async def update_grafana_settings(
     updated = await settings.update_settings(
         session, state.box, state.clock, caller.project_id, GRAFANA, SignatureChanges(**given)
     )
+    await session.commit()
     return _out(updated)

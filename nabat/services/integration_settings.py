@@ -131,7 +131,7 @@ async def update_settings(
     kind: str,
     changes: SignatureChanges,
 ) -> SignatureSettings:
-    """Apply a partial update and commit; return the settings.
+    """Apply a partial update and return the settings; the caller commits.
 
     Raises :class:`ValidationFailed` naming the first bad field (nothing is saved then),
     :class:`Conflict` when another request saved the first settings at the same moment.
@@ -161,7 +161,9 @@ async def update_settings(
     row.timestamp_header = stamp
     row.updated_at = clock.now()
     try:
-        await session.commit()
+        # Flushed here, not at the caller's commit, so that a racing first save is
+        # refused while this use-case can still answer with a Conflict.
+        await session.flush()
     except IntegrityError as exc:
         # Two first saves race: the unique (project, kind) lets one through. Saving again
         # would silently drop one caller's change.
