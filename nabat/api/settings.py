@@ -49,6 +49,7 @@ async def update_mail_settings(
     updated = await project_settings.update_mail(
         session, state.clock, caller.project_id, MailChanges(**given)
     )
+    await session.commit()
     return _mail_out(updated)
 
 
@@ -70,6 +71,7 @@ async def update_general_settings(
         settings = await project_settings.update_language(
             session, state.clock, caller.project_id, body.language
         )
+        await session.commit()
     else:
         settings = await project_settings.settings_of(session, caller.project_id)
     return GeneralSettingsOut(language=settings.language)

@@ -7,6 +7,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -14,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import LANGUAGES
 from nabat.clock import Clock
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ValidationFailed
 from nabat.models.template import ProjectSettings
 from nabat.services.contacts import normalise_email
@@ -228,7 +230,7 @@ def _checked(changes: MailChanges, current: MessageSettings) -> MessageSettings:
 async def update_mail(
     session: AsyncSession, clock: Clock, project_id: int, changes: MailChanges
 ) -> MessageSettings:
-    """Apply a partial update of the mail settings and commit; return them all.
+    """Apply a partial update of the mail settings and return them all; the caller commits.
 
     Raises :class:`ValidationFailed` naming the first bad field, or every mandatory
     field (From, sender name, Reply-To) the update would leave empty beside one that is
@@ -243,7 +245,7 @@ async def update_mail(
 async def update_language(
     session: AsyncSession, clock: Clock, project_id: int, language: str | None
 ) -> MessageSettings:
-    """Set the language of the project's default templates and commit.
+    """Set the language of the project's default templates; the caller commits.
 
     ``None`` goes back to the default ("ru"). Raises :class:`ValidationFailed` for any
     language but "ru" or "en".
@@ -271,7 +273,9 @@ async def _save(
     row.allow_unregistered_recipients = settings.allow_unregistered_recipients
     row.updated_at = clock.now()
     try:
-        await session.commit()
+        # Flushed here, not at the caller's commit, so that a racing first save is
+        # refused while this use-case can still answer with a Conflict.
+        await session.flush()
     except IntegrityError as exc:
         # A project's first save racing another: both insert the row, the primary key
         # lets one through. Saving again would silently drop one caller's change.
@@ -280,6 +284,7 @@ async def _save(
             "another request saved this project's settings at the same moment; "
             "read them and send your change again"
         ) from exc
-    # Ingest caches the language and recipient policy; the next event must see this.
-    CONTEXTS.forget(session, project_id)
+    # Ingest caches the language and recipient policy; the next event must see this once
+    # it is committed.
+    after_commit(session, partial(CONTEXTS.forget, session, project_id))
     return settings
