@@ -57,7 +57,9 @@ async def create_rule(
         throttle=body.throttle,
         continue_matching=body.continue_,
     )
-    return _out(await _service(state, session).create(caller.project_id, fields))
+    row = await _service(state, session).create(caller.project_id, fields)
+    await session.commit()
+    return _out(row)
 
 
 @router.get("/{rule_id}", response_model=RuleOut)
@@ -85,7 +87,9 @@ async def update_rule(
         set_throttle="throttle" in body.model_fields_set,
         continue_matching=body.continue_,
     )
-    return _out(await _service(state, session).update(caller.project_id, rule_id, changes))
+    row = await _service(state, session).update(caller.project_id, rule_id, changes)
+    await session.commit()
+    return _out(row)
 
 
 @router.delete("/{rule_id}", response_model=DeletedOut)
@@ -95,4 +99,5 @@ async def delete_rule(
     """Delete a rule."""
     caller.require(Scope.ROUTING_WRITE)
     await _service(state, session).delete(caller.project_id, rule_id)
+    await session.commit()
     return DeletedOut(message=f"rule {rule_id} deleted")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
 from nabat.db.ids import as_id
+from nabat.db.unit import after_commit
 from nabat.errors import NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.models.routing import Rule
@@ -164,7 +166,10 @@ async def _check_references(
 
 
 class RuleService:
-    """Rule use-cases for one project at a time."""
+    """Rule use-cases for one project at a time.
+
+    Changes are flushed to the session, never committed: the caller commits.
+    """
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self._session = session
@@ -197,7 +202,7 @@ class RuleService:
             updated_at=now,
         )
         self._session.add(row)
-        await self._commit(project_id)
+        await self._store(project_id)
         return row
 
     async def list(self, project_id: int) -> list[Rule]:
@@ -235,17 +240,19 @@ class RuleService:
         if changes.continue_matching is not None:
             row.continue_matching = changes.continue_matching
         row.updated_at = self._clock.now()
-        await self._commit(project_id)
+        await self._store(project_id)
         return row
 
     async def delete(self, project_id: int, rule_id: int) -> None:
         """Delete a rule of the project (its throttle marks go with it)."""
         await self._session.delete(await self.get(project_id, rule_id))
-        await self._commit(project_id)
+        await self._store(project_id)
 
-    async def _commit(self, project_id: int) -> None:
-        await self._session.commit()
-        _cache.forget(self._session, project_id)
+    async def _store(self, project_id: int) -> None:
+        await self._session.flush()
+        # Routing caches the project's rules; the next event must see this change once it
+        # is committed.
+        after_commit(self._session, partial(_cache.forget, self._session, project_id))
 
 
 async def load_rules(session: AsyncSession, project_id: int) -> tuple[CompiledRule, ...]:
