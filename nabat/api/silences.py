@@ -72,7 +72,9 @@ async def create_silence(
         comment=body.comment,
         author=body.author if body.author is not None else await author_of(session, caller),
     )
-    return _out(await _service(state, session).create(caller.project_id, fields), state.clock.now())
+    row = await _service(state, session).create(caller.project_id, fields)
+    await session.commit()
+    return _out(row, state.clock.now())
 
 
 @router.get("/{silence_id}", response_model=SilenceOut)
@@ -104,6 +106,7 @@ async def update_silence(
         author=body.author,
     )
     row = await _service(state, session).update(caller.project_id, silence_id, changes)
+    await session.commit()
     return _out(row, state.clock.now())
 
 
@@ -113,6 +116,6 @@ async def expire_silence(
 ) -> SilenceOut:
     """End the silence now; the record stays (state ``expired``). Repeating it is harmless."""
     caller.require(Scope.SILENCES_WRITE)
-    return _out(
-        await _service(state, session).expire(caller.project_id, silence_id), state.clock.now()
-    )
+    row = await _service(state, session).expire(caller.project_id, silence_id)
+    await session.commit()
+    return _out(row, state.clock.now())

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
 from nabat.db.ids import as_id
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound, ValidationFailed
 from nabat.models.account import User
 from nabat.models.routing import Silence
@@ -163,7 +165,10 @@ _cache: ProjectCache[_Loaded] = ProjectCache()
 
 
 class SilenceService:
-    """Silence use-cases for one project at a time."""
+    """Silence use-cases for one project at a time.
+
+    Changes are flushed to the session, never committed: the caller commits.
+    """
 
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self._session = session
@@ -188,7 +193,7 @@ class SilenceService:
             updated_at=now,
         )
         self._session.add(row)
-        await self._commit(project_id)
+        await self._store(project_id)
         return row
 
     async def list(
@@ -238,7 +243,7 @@ class SilenceService:
         row.comment = comment if comment is not None else row.comment
         row.author = author if author is not None else row.author
         row.updated_at = now
-        await self._commit(project_id)
+        await self._store(project_id)
         return row
 
     async def expire(self, project_id: int, silence_id: int) -> Silence:
@@ -253,12 +258,14 @@ class SilenceService:
             row.starts_at = now
         row.ends_at = now
         row.updated_at = now
-        await self._commit(project_id)
+        await self._store(project_id)
         return row
 
-    async def _commit(self, project_id: int) -> None:
-        await self._session.commit()
-        _cache.forget(self._session, project_id)
+    async def _store(self, project_id: int) -> None:
+        await self._session.flush()
+        # Routing caches the project's silences; the next event must see this change once it
+        # is committed.
+        after_commit(self._session, partial(_cache.forget, self._session, project_id))
 
 
 async def _load(session: AsyncSession, project_id: int, now: datetime) -> _Loaded:
