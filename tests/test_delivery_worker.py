@@ -286,6 +286,7 @@ async def test_a_switched_off_channel_failing_type_records_the_notice_but_sends_
         await update_type(
             session, rig.clock, rig.project_id, "channel.failing", TypeChanges(enabled=False)
         )
+        await session.commit()
     async for admin_hook in running_receiver():
         await rig.channel(admin_hook.url, default=True)
         failing = await rig.channel(rig.receiver.url)

@@ -7,6 +7,7 @@ with ``nabat.db.unit.after_commit`` until the caller's commit succeeded.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -17,13 +18,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.unit import after_commit
 from nabat.models.channel import Channel
-from nabat.services import channels
+from nabat.models.routing import NotificationTypeRow, Rule, Silence
+from nabat.services import channels, notification_types, rules, silences
 from nabat.services.channels import ChannelService
+from nabat.services.notification_types import create_type
 from nabat.services.routing_cache import CONTEXTS, ProjectCache
+from nabat.services.rules import RuleFields, RuleService
+from nabat.services.silences import SilenceFields, SilenceService
 from nabat.state import AppState
 from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
+TYPES = "/api/v1/notification-types"
 
 
 def _state(app: FastAPI) -> AppState:
@@ -40,6 +46,12 @@ def recorded_forgets(monkeypatch: pytest.MonkeyPatch, cache: ProjectCache[Any]) 
 
     monkeypatch.setattr(cache, "forget", forget)
     return calls
+
+
+def routing_forgets(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[int]]:
+    """The forgets of each cache routing reads, recorded from now on."""
+    caches = {"contexts": CONTEXTS, "rules": rules._cache, "silences": silences._cache}
+    return {name: recorded_forgets(monkeypatch, cache) for name, cache in caches.items()}
 
 
 # --- after_commit -----------------------------------------------------------------------
@@ -94,34 +106,58 @@ async def test_a_released_savepoint_waits_for_the_outer_commit(app: FastAPI) -> 
 # --- services under the caller's unit of work -------------------------------------------
 
 
-async def test_a_channel_change_rolled_back_leaves_nothing_and_the_cache_untouched(
+async def _change_everything(state: AppState, session: AsyncSession) -> None:
+    """One change through each service that keeps a routing cache, in one session."""
+    view = await ChannelService(session, state.box, state.clock).create(
+        1, name="hook", type_name="WEBHOOK", configuration={"url": "http://127.0.0.1:9/"}
+    )
+    assert view.row.id is not None  # flushed: the id is known before the commit
+    await RuleService(session, state.clock).create(
+        1, RuleFields(name="r", actions=[{"channelId": view.row.id, "recipients": ["alice"]}])
+    )
+    await SilenceService(session, state.clock).create(
+        1,
+        SilenceFields(
+            matchers=[{"name": "env", "op": "=", "value": "prod"}],
+            ends_at=state.clock.now() + timedelta(hours=1),
+            comment="maintenance",
+            author="admin",
+        ),
+    )
+    await create_type(session, state.clock, 1, key="backup.failed", title="Backup failed")
+
+
+async def _stored(state: AppState) -> list[int]:
+    async with state.sessions() as session:
+        return [
+            int(await session.scalar(select(func.count()).select_from(table)) or 0)
+            for table in (Channel, Rule, Silence, NotificationTypeRow)
+        ]
+
+
+async def test_changes_rolled_back_leave_nothing_stored_and_the_caches_untouched(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = _state(app)
-    forgets = recorded_forgets(monkeypatch, CONTEXTS)
+    forgets = routing_forgets(monkeypatch)
     async with state.sessions() as session:
-        view = await ChannelService(session, state.box, state.clock).create(
-            1, name="hook", type_name="WEBHOOK", configuration={"url": "http://127.0.0.1:9/"}
-        )
-        assert view.row.id is not None  # flushed: the id is known before the commit
+        await _change_everything(state, session)
         await session.rollback()
-    async with state.sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(Channel)) == 0
-    assert forgets == []
+    assert await _stored(state) == [0, 0, 0, 0]
+    assert forgets == {"contexts": [], "rules": [], "silences": []}
 
 
-async def test_a_channel_change_forgets_the_cache_only_once_committed(
+async def test_changes_forget_the_caches_only_once_committed(
     app: FastAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = _state(app)
-    forgets = recorded_forgets(monkeypatch, CONTEXTS)
+    forgets = routing_forgets(monkeypatch)
     async with state.sessions() as session:
-        await ChannelService(session, state.box, state.clock).create(
-            1, name="hook", type_name="WEBHOOK", configuration={"url": "http://127.0.0.1:9/"}
-        )
-        assert forgets == []
+        await _change_everything(state, session)
+        assert forgets == {"contexts": [], "rules": [], "silences": []}
         await session.commit()
-    assert forgets == [1]
+    assert await _stored(state) == [1, 1, 1, 1]
+    assert forgets == {"contexts": [1, 1], "rules": [1], "silences": [1]}
 
 
 async def test_a_default_taken_at_the_same_moment_is_a_409_and_stores_nothing(
@@ -147,3 +183,28 @@ async def test_a_default_taken_at_the_same_moment_is_a_409_and_stores_nothing(
     assert forgets == []
     listed = (await client.get(CHANNELS, headers=admin_headers)).json()
     assert [(c["name"], c["isDefault"]) for c in listed] == [("a", True)]
+
+
+async def test_a_type_key_taken_at_the_same_moment_is_a_409_and_stores_nothing_more(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"key": "backup.failed", "title": "Backup failed"}
+    first = await client.post(TYPES, json=body, headers=admin_headers)
+    assert first.status_code == 201, first.text
+
+    async def none_yet(session: AsyncSession, project_id: int) -> dict[str, Any]:
+        # As if another request created the key just after this one looked.
+        return {}
+
+    monkeypatch.setattr(notification_types, "_rows", none_yet)
+    forgets = recorded_forgets(monkeypatch, CONTEXTS)
+    response = await client.post(TYPES, json={**body, "title": "Again"}, headers=admin_headers)
+    error = expect_error(response, 409, "CONFLICT")
+    assert error["error"] == (
+        "another request changed notification type 'backup.failed' at the same moment; "
+        "read it and send your change again"
+    )
+    assert forgets == []
+    monkeypatch.undo()
+    listed = (await client.get(TYPES, headers=admin_headers)).json()
+    assert [t["title"] for t in listed if t["key"] == "backup.failed"] == ["Backup failed"]

@@ -52,6 +52,7 @@ async def create_type(
         description=body.description,
         enabled=body.enabled,
     )
+    await session.commit()
     return _out(view)
 
 
@@ -73,6 +74,7 @@ async def update_type(
     view = await notification_types.update_type(
         session, state.clock, caller.project_id, key, changes
     )
+    await session.commit()
     return _out(view)
 
 
@@ -81,4 +83,5 @@ async def delete_type(key: str, caller: CurrentPrincipal, session: SessionDep) -
     """Delete a project's own type (built-in types can only be switched off: 409)."""
     caller.require(Scope.ROUTING_WRITE)
     await notification_types.delete_type(session, caller.project_id, key)
+    await session.commit()
     return DeletedOut(message=f"notification type {key} deleted")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import BY_KEY, CATALOGUE, LANGUAGES
 from nabat.clock import Clock
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound
 from nabat.models.routing import NotificationTypeRow
 from nabat.services.project_settings import (
@@ -139,7 +141,7 @@ def _not_found(key: str) -> NotFound:
 async def update_type(
     session: AsyncSession, clock: Clock, project_id: int, key: str, changes: TypeChanges
 ) -> TypeView:
-    """Switch a type on or off (and rename a custom one); commit and return it.
+    """Switch a type on or off (and rename a custom one) and return it; the caller commits.
 
     Raises :class:`NotFound` for an unknown key and :class:`ValidationFailed` for a title
     or description given to a built-in type, or a bad one.
@@ -165,9 +167,7 @@ async def update_type(
     if changes.enabled is not None:
         row.enabled = changes.enabled
     row.updated_at = clock.now()
-    await _commit(session, key)
-    # Ingest caches the project's types; the next event must see this change.
-    CONTEXTS.forget(session, project_id)
+    await _store(session, project_id, key)
     language = (await settings_of(session, project_id)).language
     return _view(key, row, language)
 
@@ -202,7 +202,7 @@ async def create_type(
     description: str | None = None,
     enabled: bool = True,
 ) -> TypeView:
-    """Create a project's own type and commit.
+    """Create a project's own type; the caller commits.
 
     Raises :class:`ValidationFailed` for a bad key, title or description and
     :class:`Conflict` when the key is built in or the project already has it.
@@ -228,15 +228,13 @@ async def create_type(
             f"PUT {_TYPES_PATH}/{key}"
         )
     session.add(row)
-    await _commit(session, key)
-    # Ingest caches the project's types; the next event must see this change.
-    CONTEXTS.forget(session, project_id)
+    await _store(session, project_id, key)
     language = (await settings_of(session, project_id)).language
     return _view(key, row, language)
 
 
 async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
-    """Delete a project's own type and commit.
+    """Delete a project's own type; the caller commits.
 
     Raises :class:`Conflict` for a built-in type (it can only be switched off) and
     :class:`NotFound` for an unknown key.
@@ -250,13 +248,14 @@ async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
     if row is None:
         raise _not_found(key)
     await session.delete(row)
-    await session.commit()
-    CONTEXTS.forget(session, project_id)
+    await _store(session, project_id, key)
 
 
-async def _commit(session: AsyncSession, key: str) -> None:
+async def _store(session: AsyncSession, project_id: int, key: str) -> None:
+    # Flushed here, not at the caller's commit, so that the (project, key) constraint is
+    # checked while this use-case can still answer with a Conflict.
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
         # The (project, key) unique constraint: another request wrote this type first.
         await session.rollback()
@@ -264,3 +263,6 @@ async def _commit(session: AsyncSession, key: str) -> None:
             f"another request changed notification type {key!r} at the same moment; "
             "read it and send your change again"
         ) from exc
+    # Ingest caches the project's types; the next event must see this change once it is
+    # committed.
+    after_commit(session, partial(CONTEXTS.forget, session, project_id))
