@@ -3,8 +3,9 @@
 Ingest asks for a project's rules and silences on every event; loading and compiling them
 each time would cost a query and regex compilation per event. An entry is reused
 
-- until this process changes the project's rows (the services call :meth:`forget` after
-  committing), so a change made through this process's API is seen by the next event;
+- until this process changes the project's rows (the services register :meth:`forget` with
+  ``nabat.db.unit.after_commit``, so it runs once the caller's commit succeeded), so a
+  change made through this process's API is seen by the next event;
 - for at most ``ttl`` seconds otherwise, which bounds how long a change made by another
   process (another ``nabat api`` on the same PostgreSQL) goes unseen.
 
