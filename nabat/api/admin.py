@@ -22,6 +22,7 @@ from nabat.schemas.auth import (
 from nabat.schemas.channels import DeletedOut
 from nabat.services import accounts, apikeys
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, Scope
+from nabat.services.routing_cache import CONTEXTS
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -123,8 +124,10 @@ async def set_member(
         session, project_id=caller.project_id, user_id=target.id, role=role
     )
     await session.commit()
-    # The member's new role applies to their next request through this process.
+    # The member's new role applies to their next request through this process, and
+    # routing knows them as a recipient from the next event.
     state.principals.clear()
+    CONTEXTS.forget(session, caller.project_id)
     return MemberOut(
         user_id=target.id, username=target.username, email=target.email, role=role.value
     )

@@ -186,7 +186,14 @@ class Ingest:
                 if route.rule is not None and route.rule.throttle is not None
             },
         )
-        refs = {ref for plan in planned for route in plan.routes for ref in route.recipients}
+        # Only names a member goes by are looked up; anyone else is nobody in this project.
+        refs = {
+            ref
+            for plan in planned
+            for route in plan.routes
+            for ref in route.recipients
+            if ref.strip().lower() in context.member_refs
+        }
         people = await find_people(self._session, self._project_id, refs) if refs else {}
         accepted: list[Accepted] = []
         deliveries: list[tuple[int, NewDelivery]] = []

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.models.account import Membership, User
 from nabat.models.channel import Channel
 from nabat.routing.plan import ChannelRef
 from nabat.routing.rules import CompiledRule
@@ -29,16 +30,21 @@ class Context:
     silences: list[ActiveSilence]
     language: str
     allow_unregistered: bool
+    # How the project's active members may be named (ids, usernames, e-mails, lowercased):
+    # a recipient named otherwise is nobody here, and costs no query.
+    member_refs: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class _Base:
-    """The cached part of a context: types, channels and message settings."""
+    """The cached part of a context: types, channels, message settings and the names
+    its members go by."""
 
     types: dict[str, TypeState]
     channels: dict[int, ChannelRef]
     language: str
     allow_unregistered: bool
+    member_refs: frozenset[str]
 
 
 async def _load_base(session: AsyncSession, project_id: int) -> _Base:
@@ -48,11 +54,19 @@ async def _load_base(session: AsyncSession, project_id: int) -> _Base:
             Channel.project_id == project_id
         )
     )
+    channels = {row[0]: ChannelRef(*row) for row in rows}
+    members = await session.execute(
+        select(User.id, User.username, User.email)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.project_id == project_id, User.is_active)
+    )
+    refs = {name.lower() for row in members for name in (str(row[0]), row[1], row[2])}
     return _Base(
         types=await type_states(session, project_id, settings.language),
-        channels={row[0]: ChannelRef(*row) for row in rows},
+        channels=channels,
         language=settings.language,
         allow_unregistered=settings.allow_unregistered_recipients,
+        member_refs=frozenset(refs),
     )
 
 
@@ -73,4 +87,5 @@ async def load_context(session: AsyncSession, project_id: int, now: datetime) ->
         silences=await active_silences(session, project_id, now),
         language=base.language,
         allow_unregistered=base.allow_unregistered,
+        member_refs=base.member_refs,
     )
