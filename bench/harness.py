@@ -160,7 +160,8 @@ class Server:
 def nabat(layout: Layout = SERVE, extra_env: dict[str, str] | None = None) -> Iterator[Server]:
     """Fresh Nabat processes (SQLite in a new data dir) for the length of the block.
 
-    ``split``: the worker polls every 50 ms (on SQLite no signal crosses processes).
+    ``split``: ``nabat api`` and ``nabat worker`` on one SQLite file, woken by each
+    other's signals (Unix datagram sockets), with the default poll as the fallback.
     """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="nabat-bench-") as data:
@@ -171,7 +172,6 @@ def nabat(layout: Layout = SERVE, extra_env: dict[str, str] | None = None) -> It
                 wait_port(port, child=serve)
                 yield Server(base, (serve.pid,))
             return
-        env |= {"NABAT_POLL_SECONDS": "0.05", **(extra_env or {})}
         with process(["-m", "nabat", "api"], env) as api:
             wait_port(port, child=api)
             with process(["-m", "nabat", "worker"], env) as worker:
