@@ -298,7 +298,7 @@ async def test_a_producer_key_gets_the_same_answers_on_every_request(
     assert [a.json()["deliveries"][0]["status"] for a in answers] == ["QUEUED"] * 3
     await deliver(app)
     assert len(receiver.received) == 3
-    # Errors read the same on the fast path as anywhere else.
+    # Errors read the same for a known key as for any other caller.
     unknown = await client.post(EVENTS, json={**EVENT, "type": "nope"}, headers=key)
     assert "nope" in expect_error(unknown, 422, "VALIDATION_ERROR")["error"]
     bad = await client.post(EVENTS, json={**EVENT, "colour": 1}, headers=key)
