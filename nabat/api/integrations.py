@@ -2,8 +2,9 @@
 Grafana's signature settings.
 
 The senders retry 5xx and give up on 4xx, so: a malformed payload is a 4xx naming the
-problem, and a storage failure is left to surface as a 5xx (it is never swallowed); a
-2xx means every alert is stored as an event with its deliveries.
+problem, and a storage failure or overload surfaces as a 5xx (never swallowed; overload
+as 503 with ``Retry-After``); a 2xx means every alert is stored as an event, routed
+right after the answer like every batch.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import Field, SecretStr
 
@@ -11,12 +10,14 @@ from nabat.schemas.base import ApiModel, StrictApiModel
 
 
 class AlertOutcome(ApiModel):
-    """What became of one alert: its event, or the first one if it repeats an alarm."""
+    """What became of one alert: its event, or the first one if it repeats an alarm. The
+    event is routed right after the answer; its record says what it became."""
 
     event_id: int
     status: str = Field(description='"ACCEPTED", or "DUPLICATE" for a repeat of a held alarm.')
-    deliveries: list[dict[str, Any]]
-    notes: list[dict[str, Any]]
+    routing: str | None = Field(
+        default=None, description='"PENDING" for an accepted alert: routed right after this.'
+    )
 
 
 class AlertsAccepted(ApiModel):
