@@ -53,15 +53,21 @@ class SocketSignals(LocalSignals):
     async def start(self) -> None:
         """Bind this process's socket; a failure is logged and leaves this process to its
         polls (signals are hints)."""
-        try:
-            self._directory.mkdir(mode=0o700, exist_ok=True)
-            path = self._directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.setblocking(False)
-            sock.bind(str(path))
-        except OSError as exc:
-            log.warning("signals to other processes are off (%s); they poll instead", exc)
-            return
+        path = self._directory / f"{os.getpid()}-{secrets.token_hex(4)}.sock"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        # Twice: the last process of the directory may remove it between our mkdir and bind.
+        for attempt in (1, 2):
+            try:
+                self._directory.mkdir(mode=0o700, exist_ok=True)
+                sock.bind(str(path))
+                break
+            except OSError as exc:
+                if isinstance(exc, FileNotFoundError) and attempt == 1:
+                    continue
+                sock.close()
+                log.warning("signals to other processes are off (%s); they poll instead", exc)
+                return
         self._socket, self._path = sock, path
         asyncio.get_running_loop().add_reader(sock.fileno(), self._receive)
 
@@ -95,6 +101,8 @@ class SocketSignals(LocalSignals):
         if self._path is not None:
             with contextlib.suppress(OSError):
                 self._path.unlink()
+                # The last process out takes the directory along (a busy one stays).
+                self._directory.rmdir()
             self._path = None
         await super().close()
 
