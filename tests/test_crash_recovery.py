@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nabat.db.engine import create_engine
 from nabat.models.delivery import Delivery, DeliveryStatus
 from nabat.models.event import Event
-from tests.conftest import SECRET_KEY, Backend
+from tests.conftest import SECRET_KEY, Backend, login
 from tests.fakes.webhook import Scripted, WebhookReceiver
+from tests.support.delivery import webhook_channel
 from tests.support.postgres import free_port
 
 TOTAL = 10_000
@@ -235,21 +236,8 @@ async def _crash_and_recover(backend: Backend, tmp_path: Path, *, with_worker: b
             for process in processes:
                 process.start()
             await _ready(http, serve, log_path)
-            token = (
-                await http.post("/api/auth/login", json={"username": "admin", "password": PASSWORD})
-            ).json()["token"]
-            headers = {"Authorization": f"Bearer {token}"}
-            created = await http.post(
-                "/api/v1/notifications/channels",
-                headers=headers,
-                json={
-                    "name": "sink",
-                    "type": "WEBHOOK",
-                    "configuration": {"url": receiver.url},
-                    "isDefault": True,
-                },
-            )
-            assert created.is_success, created.text
+            headers = await login(http, "admin", PASSWORD)
+            await webhook_channel(http, headers, receiver.url, isDefault=True)
             load = Load(f"http://127.0.0.1:{port}", headers)
 
             for kill in range(KILLS):

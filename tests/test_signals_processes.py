@@ -16,8 +16,9 @@ import asyncpg
 import httpx
 
 from nabat.signals.postgres import asyncpg_dsn
-from tests.conftest import SECRET_KEY
+from tests.conftest import SECRET_KEY, login
 from tests.fakes.webhook import WebhookReceiver, running_receiver
+from tests.support.delivery import webhook_channel
 from tests.support.postgres import PostgresServer, free_port
 
 POLL_SECONDS = "60"
@@ -90,24 +91,9 @@ async def test_an_accepted_notification_reaches_the_sink_at_once_though_workers_
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-            token = (
-                await http.post(
-                    "/api/auth/login", json={"username": "admin", "password": "split-admin-pass"}
-                )
-            ).json()["token"]
-            headers = {"Authorization": f"Bearer {token}"}
+            headers = await login(http, "admin", "split-admin-pass")
             async for sink in running_receiver():
-                created = await http.post(
-                    "/api/v1/notifications/channels",
-                    headers=headers,
-                    json={
-                        "name": "sink",
-                        "type": "WEBHOOK",
-                        "configuration": {"url": sink.url},
-                        "isDefault": True,
-                    },
-                )
-                assert created.status_code in (200, 201), created.text
+                await webhook_channel(http, headers, sink.url, isDefault=True)
                 children += [_start("worker", env, log) for log in logs[1:]]
                 for log in logs[1:]:
                     await _until(partial(_listening, log), f"{log.name} listens", 60)
