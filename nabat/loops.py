@@ -28,10 +28,10 @@ MAX_BACKOFF = 30.0
 
 @dataclass
 class LoopState:
-    """How one loop is doing: up, how often it failed, and its last failure."""
+    """How one loop is doing: up or not, and its last failure (the count of failures is
+    ``nabat_loop_failures_total``)."""
 
     up: bool = True
-    failures: int = 0
     last_error: str | None = None
 
 
@@ -70,7 +70,6 @@ class LoopHealth:
         """A round failed with ``error``."""
         state = self.states.setdefault(name, LoopState())
         state.up = False
-        state.failures += 1
         state.last_error = f"{type(error).__name__}: {error}"[:500]
         self._up.labels(name).set(0)
         self._failures.labels(name).inc()

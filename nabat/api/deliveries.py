@@ -111,12 +111,10 @@ async def send(
 
 
 def _sent_batch(outcomes: list[Accepted], now: datetime) -> dict[str, Any]:
-    routed = all(item.routed for item in outcomes)
+    # A batch is routed after its answer: its deliveries are not known yet.
     return SendBatchResponse(
-        message=f"{len(outcomes)} notifications queued"
-        if routed
-        else f"{len(outcomes)} notifications stored; they are routed right after this answer",
-        delivery_ids=[item.deliveries[0]["id"] if item.deliveries else None for item in outcomes],
+        message=f"{len(outcomes)} notifications stored; they are routed right after this answer",
+        delivery_ids=[None] * len(outcomes),
         event_ids=[item.event_id for item in outcomes],
         timestamp=now,
     ).model_dump(mode="json", by_alias=True)

@@ -40,14 +40,14 @@ class PrincipalCache:
         digest = hashlib.blake2b(token.encode("utf-8", "surrogatepass"), digest_size=20)
         return digest.digest(), project
 
-    def get(self, token: str, project: str | None) -> Principal | None:
+    def _get(self, token: str, project: str | None) -> Principal | None:
         """The caller behind ``token`` in ``project`` if resolved recently, else None."""
         entry = self._entries.get(self._key(token, project))
         if entry is None or entry[1] < self._clock.monotonic():
             return None
         return entry[0]
 
-    def put(
+    def _put(
         self,
         token: str,
         project: str | None,
@@ -73,7 +73,7 @@ class PrincipalCache:
         Concurrent requests with the same credentials share one ``load()``: a burst of a
         producer's first requests costs one lookup, not one pooled connection each.
         """
-        cached = self.get(token, project)
+        cached = self._get(token, project)
         if cached is not None:
             return cached
         key = self._key(token, project)
@@ -91,7 +91,7 @@ class PrincipalCache:
             raise
         finally:
             del self._resolving[key]
-        self.put(token, project, principal, valid_for=valid_for)
+        self._put(token, project, principal, valid_for=valid_for)
         future.set_result(principal)
         return principal
 
