@@ -3,6 +3,7 @@ isolation, roles, and the compiled rules ingest reads."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -518,3 +519,27 @@ async def test_a_change_by_another_process_is_seen_once_the_cache_expires(
             assert await read() == ["renamed elsewhere"]
     finally:
         await other.dispose()
+
+
+async def test_concurrent_misses_share_one_load(app: FastAPI) -> None:
+    # A burst arriving as an entry expires must not become one load (one pooled
+    # connection) per request: the misses wait for the first one's load.
+    ticks = [100.0]
+    cache: ProjectCache[int] = ProjectCache(ttl=1.0, monotonic=lambda: ticks[0])
+    loads = 0
+    release = asyncio.Event()
+
+    async def load() -> int:
+        nonlocal loads
+        loads += 1
+        await release.wait()
+        return loads
+
+    async with state_of(app).sessions() as session:
+        readers = [asyncio.create_task(cache.get(session, 1, load)) for _ in range(50)]
+        await asyncio.sleep(0.01)
+        release.set()
+        assert await asyncio.gather(*readers) == [1] * 50
+        ticks[0] += 1.1
+        assert await cache.get(session, 1, load) == 2
+    assert loads == 2

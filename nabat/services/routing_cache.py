@@ -15,6 +15,7 @@ never share them, and they go away with their engine.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ class ProjectCache(Generic[T]):
         self._ttl = ttl
         self._monotonic = monotonic
         self._entries: WeakKeyDictionary[Engine, dict[int, _Entry[T]]] = WeakKeyDictionary()
+        self._loading: WeakKeyDictionary[Engine, dict[int, asyncio.Lock]] = WeakKeyDictionary()
         self._generations: WeakKeyDictionary[Engine, dict[int, int]] = (
             follows._generations if follows is not None else WeakKeyDictionary()
         )
@@ -72,22 +74,37 @@ class ProjectCache(Generic[T]):
         loaded for a later moment than the one asked about).
         """
         engine = _engine(session)
-        generation = self._generations.setdefault(engine, {}).get(project_id, 0)
-        entries = self._entries.setdefault(engine, {})
-        entry = entries.get(project_id)
-        now = self._monotonic()
+        entry = self._fresh(engine, project_id, usable)
+        if entry is not None:
+            return entry.value
+        # One load at a time per project: when an entry expires under a burst, the
+        # concurrent misses wait for the first one's load instead of each holding a pooled
+        # connection for a load of its own (500 of them exhaust any pool).
+        lock = self._loading.setdefault(engine, {}).setdefault(project_id, asyncio.Lock())
+        async with lock:
+            entry = self._fresh(engine, project_id, usable)
+            if entry is not None:
+                return entry.value
+            # The generation is read before loading: if a change is committed while this
+            # load runs, the entry is stored under the old generation and not reused.
+            generation = self._generations.setdefault(engine, {}).get(project_id, 0)
+            loaded_at = self._monotonic()
+            value = await load()
+            self._entries.setdefault(engine, {})[project_id] = _Entry(value, generation, loaded_at)
+            return value
+
+    def _fresh(
+        self, engine: Engine, project_id: int, usable: Callable[[T], bool] | None
+    ) -> _Entry[T] | None:
+        entry = self._entries.get(engine, {}).get(project_id)
         if (
             entry is not None
-            and entry.generation == generation
-            and now - entry.loaded_at < self._ttl
+            and entry.generation == self._generations.get(engine, {}).get(project_id, 0)
+            and self._monotonic() - entry.loaded_at < self._ttl
             and (usable is None or usable(entry.value))
         ):
-            return entry.value
-        # The generation is read before loading: if a change is committed while this
-        # load runs, the entry is stored under the old generation and not reused.
-        value = await load()
-        entries[project_id] = _Entry(value, generation, now)
-        return value
+            return entry
+        return None
 
     def forget(self, session: AsyncSession, project_id: int) -> None:
         """Drop the project's entry after a committed change to what it caches."""
