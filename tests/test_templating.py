@@ -313,6 +313,74 @@ def test_memory_bombs_are_refused_before_they_allocate(source: str) -> None:
     assert time.monotonic() - started < 1
 
 
+NOT_PRINTABLE = [
+    "{{ event|attr('items') }}",
+    "{{ event.keys }}",
+    "{{ event.labels.get }}",
+    "{{ event.message.upper }}",
+    "{{ dict }}",
+    "{{ cycler }}",
+    "{{ namespace() }}",
+    "{{ self }}",
+    "{% for x in [1] %}{{ loop }}{% endfor %}",
+    "{{ range(3) }}",
+    "{{ [event.message, event.keys] }}",
+    "{{ {'k': dict} }}",
+]
+
+
+@pytest.mark.parametrize("source", NOT_PRINTABLE)
+@pytest.mark.parametrize("kind", ["chat", "email"])
+def test_functions_methods_and_objects_print_nothing_rather_than_their_representation(
+    source: str, kind: str
+) -> None:
+    template = TemplateSource(f"[{source}]", f"[{source}]", f"<p>[{source}]</p>")
+    check_template(template)
+    rendered = render(template, kind=kind)
+    assert rendered.subject == "[]"
+    assert rendered.text == "[]"
+    assert rendered.html in (None, "<p>[]</p>")
+
+
+@pytest.mark.parametrize(
+    "source", ["{{ event.__class__ }}", "{{ event|attr('__cl' ~ 'ass__') }}", "{{ self.__dict__ }}"]
+)
+def test_reaching_for_a_class_is_refused_not_printed(source: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        render(text(source))
+    assert "<class" not in caught.value.message
+    assert "not allowed" in caught.value.message or "not available" in caught.value.message
+
+
+def test_text_numbers_dates_lists_and_mappings_print_as_before() -> None:
+    event = {
+        **sample_event("service.down"),
+        "data": {
+            "count": 3,
+            "ratio": 0.25,
+            "up": False,
+            "gone": None,
+            "at": datetime(2025, 3, 14, 9, 26, tzinfo=UTC),
+            "on": datetime(2025, 3, 14, tzinfo=UTC).date(),
+            "hosts": ["a", "b"],
+            "owner": {"team": "payments", "ids": [1, 2]},
+        },
+    }
+    source = text(
+        "{{ event.message }}|{{ event.data.count }}|{{ event.data.ratio }}|{{ event.data.up }}"
+        "|{{ event.data.gone }}|{{ event.data.at }}|{{ event.data.on }}|{{ event.data.hosts }}"
+        "|{{ event.data.owner }}|{{ event.data.hosts|join(',') }}|{{ event.data.missing }}"
+        "|{{ event.data.owner.items()|list }}|{% for x in [1, 2] %}{{ loop.index }}{% endfor %}"
+    )
+    assert render(source, event=event).text == (
+        f"{event['message']}|3|0.25|False|None|2025-03-14 09:26:00+00:00|2025-03-14"
+        "|['a', 'b']|{'team': 'payments', 'ids': [1, 2]}|a,b|"
+        "|[('team', 'payments'), ('ids', [1, 2])]|12"
+    )
+    html = render(TemplateSource("s", "t", "<p>{{ event.message|nl2br }}</p>"), event=event)
+    assert html.html == f"<p>{event['message']}</p>"
+
+
 # --- save-time checks --------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -159,6 +159,34 @@ class Sandbox(ImmutableSandboxedEnvironment):
         return _bounded(super().call_binop(context, operator, left, right))
 
 
+# --- printing ---------------------------------------------------------------------------
+
+# What ``{{ … }}`` may print: the values event data, settings and filters produce
+# (datetime is a date). Anything else prints a Python representation, which would hand a
+# template's readers memory addresses and class names (``<built-in method items of dict
+# object at 0x…>``) and tell nothing a person needs.
+_PRINTABLE_SCALARS = (str, int, float, date, type(None))
+
+
+def _printable(value: Any) -> bool:
+    if isinstance(value, _PRINTABLE_SCALARS):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_printable(item) for item in value)
+    if isinstance(value, dict):
+        return all(_printable(key) and _printable(item) for key, item in value.items())
+    return False
+
+
+def printed(value: Any) -> Any:
+    """What a ``{{ … }}`` expression prints: ``value`` itself when it is text, a number,
+    a boolean, ``None``, a date or a list or mapping of those; otherwise (an undefined
+    value, a function, a method, a class, any other object) nothing."""
+    if isinstance(value, Undefined) or not _printable(value):
+        return ""
+    return value
+
+
 # --- filters ----------------------------------------------------------------------------
 
 
@@ -218,11 +246,13 @@ def environment(*, html: bool) -> Sandbox:
     """The shared sandbox: autoescaping for HTML, plain for subject and text.
 
     Undefined values are lenient: a missing ``event.subject.title`` renders empty and
-    chains (``a.b.c``) instead of failing, though arithmetic on one still fails.
+    chains (``a.b.c``) instead of failing, though arithmetic on one still fails. What
+    ``{{ … }}`` prints goes through :func:`printed`.
     """
     env = Sandbox(
         autoescape=html,
         undefined=ChainableUndefined,
+        finalize=printed,
         trim_blocks=True,
         lstrip_blocks=True,
     )
