@@ -27,6 +27,8 @@ from nabat.api import (
 from nabat.api import settings as settings_api
 from nabat.api.body_limit import BodyLimitMiddleware
 from nabat.api.errors import install_error_handlers
+from nabat.api.input_policy import InputPolicyMiddleware
+from nabat.api.openapi import install_openapi
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock, SystemClock
@@ -142,6 +144,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # The last added runs first: the body is buffered (and its size checked) before the
+    # input policy reads it.
+    app.add_middleware(InputPolicyMiddleware)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     # Routes are matched in order: the busiest first.
     for module in (
@@ -160,4 +165,5 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         templates,
     ):
         app.include_router(module.router)
+    install_openapi(app)
     return app

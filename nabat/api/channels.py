@@ -73,7 +73,7 @@ async def default_channel(
     return _out(await _service(state, session).get_default(caller.project_id))
 
 
-@router.get("/{channel_id}", response_model=ChannelOut)
+@router.get("/{channel_id:int}", response_model=ChannelOut)
 async def get_channel(
     channel_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> ChannelOut:
@@ -82,7 +82,7 @@ async def get_channel(
     return _out(await _service(state, session).get(caller.project_id, channel_id))
 
 
-@router.put("/{channel_id}", response_model=ChannelOut)
+@router.put("/{channel_id:int}", response_model=ChannelOut)
 async def update_channel(
     channel_id: int,
     body: ChannelUpdate,
@@ -104,7 +104,7 @@ async def update_channel(
     return _out(view)
 
 
-@router.delete("/{channel_id}", response_model=DeletedOut)
+@router.delete("/{channel_id:int}", response_model=DeletedOut)
 async def delete_channel(
     channel_id: int,
     caller: CurrentPrincipal,
@@ -118,7 +118,7 @@ async def delete_channel(
     return DeletedOut(message=f"channel {channel_id} deleted")
 
 
-@router.post("/{channel_id}/test", response_model=TestSendResponse)
+@router.post("/{channel_id:int}/test", response_model=TestSendResponse)
 async def send_test_message(
     channel_id: int,
     caller: CurrentPrincipal,
@@ -173,7 +173,7 @@ async def send_test_message(
     )
 
 
-@router.get("/{channel_id}/status")
+@router.get("/{channel_id:int}/status")
 async def channel_status(
     channel_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> dict[str, object]:

@@ -25,6 +25,7 @@ from nabat.schemas.deliveries import (
     SendRequest,
     SendResponse,
 )
+from nabat.schemas.inputs import Page, RowId, Timestamp
 from nabat.services import deliveries as record
 from nabat.services.accept import Shape
 from nabat.services.access import Principal, Scope
@@ -179,10 +180,10 @@ async def list_deliveries(
     caller: CurrentPrincipal,
     session: SessionDep,
     status: Annotated[str | None, Query(description="QUEUED, SENDING, SENT, FAILED, DEAD")] = None,
-    channel_id: Annotated[int | None, Query(alias="channelId")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    channel_id: Annotated[RowId | None, Query(alias="channelId")] = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
+    page: Annotated[Page, Query()] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveryPage:
     """The project's deliveries, newest first."""
@@ -216,7 +217,7 @@ async def delivery_stats(
     return await record.stats(session, caller.project_id, now=state.clock.now())
 
 
-@router.get("/api/v1/notifications/deliveries/{delivery_id}", response_model=DeliveryDetail)
+@router.get("/api/v1/notifications/deliveries/{delivery_id:int}", response_model=DeliveryDetail)
 async def get_delivery(
     delivery_id: int, caller: CurrentPrincipal, session: SessionDep
 ) -> DeliveryDetail:
@@ -230,7 +231,7 @@ async def get_delivery(
     )
 
 
-@router.post("/api/v1/notifications/deliveries/{delivery_id}/retry", response_model=DeliveryOut)
+@router.post("/api/v1/notifications/deliveries/{delivery_id:int}/retry", response_model=DeliveryOut)
 async def retry_delivery(
     delivery_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeliveryOut:

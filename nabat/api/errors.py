@@ -11,7 +11,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from nabat.api.openapi import allowed_methods
 from nabat.errors import ErrorCode, NabatError
 
 log = logging.getLogger("nabat.api")
@@ -94,7 +96,7 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.VALIDATION_ERROR)
     message = str(exc.detail)
@@ -102,11 +104,12 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
         message = "the request body could not be read as JSON; send a UTF-8 JSON object"
     elif exc.status_code == 404:
         message = "no such endpoint; see /docs for the API"
-    elif exc.status_code == 405:
-        message = "this endpoint does not accept that HTTP method; see /docs"
-    return error_response(
-        exc.status_code, code, message, headers=dict(exc.headers) if exc.headers else None
-    )
+    headers = dict(exc.headers) if exc.headers else {}
+    if exc.status_code == 405:
+        allowed = allowed_methods(request.app, request.url.path)
+        headers["Allow"] = ", ".join(allowed)
+        message = f"this endpoint accepts {', '.join(allowed)}, not {request.method}; see /docs"
+    return error_response(exc.status_code, code, message, headers=headers or None)
 
 
 async def _pool_exhausted(_request: Request, exc: Exception) -> JSONResponse:
@@ -122,18 +125,49 @@ async def _pool_exhausted(_request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    # The trace goes to the log for the operator, never to the client.
-    log.exception("unhandled error", exc_info=exc)
-    return error_response(
-        500, ErrorCode.INTERNAL_ERROR, "internal error; the server log has the details"
-    )
+class UnexpectedErrorMiddleware:
+    """Answer 500 in the error shape for an exception no handler took, and keep the
+    connection usable.
+
+    Starlette's own last resort answers and then re-raises, which makes the server drop
+    the kept-alive connection without ``Connection: close``, so the client's next request
+    on it fails with a reset. Here the exception ends with the answer (the trace goes to
+    the log for the operator, never to the client).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Run the app; turn an escaped exception into the 500 answer."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("unhandled error in %s %s", scope["method"], scope["path"])
+            if started:
+                raise  # half an answer is out: only closing the connection can end it
+            answer = error_response(
+                500, ErrorCode.INTERNAL_ERROR, "internal error; the server log has the details"
+            )
+            await answer(scope, receive, send)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Route every kind of failure to the one error shape."""
+    """Route every kind of failure to the one error shape (call before adding other
+    middleware: the catch-all must be the innermost)."""
     app.add_exception_handler(NabatError, _nabat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeout, _pool_exhausted)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_middleware(UnexpectedErrorMiddleware)

@@ -21,6 +21,7 @@ from nabat.schemas.events import (
     EventOut,
     EventPage,
 )
+from nabat.schemas.inputs import Page, Timestamp
 from nabat.services import events as record
 from nabat.services.access import Scope
 from nabat.services.event_input import EventInput
@@ -156,10 +157,10 @@ async def list_events(
     severity: str | None = None,
     source: str | None = None,
     dedup_key: Annotated[str | None, Query(alias="dedupKey")] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
     routing: Annotated[Routing | None, Query()] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[Page, Query()] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> EventPage:
     """The project's events, newest first; ``routing=PENDING`` lists the batched events
@@ -172,7 +173,7 @@ async def list_events(
     return EventPage(items=[EventOut(**_out(e)) for e in events], total=total, page=page, size=size)
 
 
-@router.get("/api/v1/events/{event_id}", response_model=EventDetail)
+@router.get("/api/v1/events/{event_id:int}", response_model=EventDetail)
 async def get_event(event_id: int, caller: CurrentPrincipal, session: SessionDep) -> EventDetail:
     """One event: what it said, its notes, and every delivery it made (and why not)."""
     caller.require(Scope.EVENTS_READ)

@@ -62,7 +62,7 @@ async def create_rule(
     return _out(row)
 
 
-@router.get("/{rule_id}", response_model=RuleOut)
+@router.get("/{rule_id:int}", response_model=RuleOut)
 async def get_rule(
     rule_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> RuleOut:
@@ -71,7 +71,7 @@ async def get_rule(
     return _out(await _service(state, session).get(caller.project_id, rule_id))
 
 
-@router.put("/{rule_id}", response_model=RuleOut)
+@router.put("/{rule_id:int}", response_model=RuleOut)
 async def update_rule(
     rule_id: int, body: RuleUpdate, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> RuleOut:
@@ -92,7 +92,7 @@ async def update_rule(
     return _out(row)
 
 
-@router.delete("/{rule_id}", response_model=DeletedOut)
+@router.delete("/{rule_id:int}", response_model=DeletedOut)
 async def delete_rule(
     rule_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeletedOut:

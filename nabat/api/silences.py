@@ -77,7 +77,7 @@ async def create_silence(
     return _out(row, state.clock.now())
 
 
-@router.get("/{silence_id}", response_model=SilenceOut)
+@router.get("/{silence_id:int}", response_model=SilenceOut)
 async def get_silence(
     silence_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SilenceOut:
@@ -88,7 +88,7 @@ async def get_silence(
     )
 
 
-@router.put("/{silence_id}", response_model=SilenceOut)
+@router.put("/{silence_id:int}", response_model=SilenceOut)
 async def update_silence(
     silence_id: int,
     body: SilenceUpdate,
@@ -110,7 +110,7 @@ async def update_silence(
     return _out(row, state.clock.now())
 
 
-@router.delete("/{silence_id}", response_model=SilenceOut)
+@router.delete("/{silence_id:int}", response_model=SilenceOut)
 async def expire_silence(
     silence_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> SilenceOut:

@@ -140,7 +140,7 @@ async def preview_template(
     )
 
 
-@router.get("/{template_id}", response_model=TemplateOut)
+@router.get("/{template_id:int}", response_model=TemplateOut)
 async def get_template(
     template_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> TemplateOut:
@@ -149,7 +149,7 @@ async def get_template(
     return _out(await _service(state, session).get(caller.project_id, template_id))
 
 
-@router.put("/{template_id}", response_model=TemplateOut)
+@router.put("/{template_id:int}", response_model=TemplateOut)
 async def update_template(
     template_id: int,
     body: TemplateUpdate,
@@ -166,7 +166,7 @@ async def update_template(
     return _out(row)
 
 
-@router.delete("/{template_id}", response_model=DeletedOut)
+@router.delete("/{template_id:int}", response_model=DeletedOut)
 async def delete_template(
     template_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeletedOut:

@@ -10,11 +10,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from nabat.errors import ValidationFailed
 from nabat.routing.snapshot import iso
+from nabat.schemas.inputs import in_utc
 from nabat.services.event_input import EventInput
 
 FIRING = "firing"
@@ -93,7 +94,12 @@ def moment(value: Any, where: str) -> datetime | None:
         raise invalid(where, f"{raw!r} is not an RFC 3339 time") from None
     if parsed.tzinfo is None:
         raise invalid(where, f"{raw!r} has no UTC offset; RFC 3339 times end in Z or ±hh:mm")
-    return None if parsed.year == GO_ZERO_YEAR else parsed.astimezone(UTC)
+    if parsed.year == GO_ZERO_YEAR and parsed.utcoffset() == timedelta(0):
+        return None
+    try:
+        return in_utc(parsed)
+    except ValueError as exc:
+        raise invalid(where, f"{raw!r} {exc}") from None
 
 
 def severity_of(labels: Mapping[str, str]) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from nabat.schemas.base import ApiModel, StrictApiModel
+from nabat.schemas.inputs import RowId
 
 
 class SendRequest(ApiModel):
@@ -19,7 +20,7 @@ class SendRequest(ApiModel):
     status: str = Field(max_length=32)
     severity: str = Field(default="INFO", max_length=32)
     message: str = Field(max_length=20_000)
-    channel_id: int | None = None
+    channel_id: RowId | None = None
     channel_type: str | None = Field(default=None, max_length=32)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 from nabat.schemas.base import ApiModel
+from nabat.schemas.inputs import RowId, Timestamp
 
 # Posted events are validated as typed dictionaries, entirely inside pydantic-core: model
 # instances and Python validators took most of the time of accepting a batch. Numbers
@@ -57,10 +58,10 @@ class EventIn(TypedDict):
     message: NotRequired[Annotated[str, _at_most(20_000)]]
     labels: NotRequired[dict[str, str | bool]]
     data: NotRequired[dict[str, Any]]
-    occurredAt: NotRequired[datetime | None]
+    occurredAt: NotRequired[Timestamp | None]
     dedupKey: NotRequired[Annotated[str, _at_most(300)] | None]
     recipients: NotRequired[Annotated[list[str | bool], _at_most(100)] | None]
-    channelIds: NotRequired[Annotated[list[int], _at_most(20)] | None]
+    channelIds: NotRequired[Annotated[list[RowId], _at_most(20)] | None]
 
 
 @with_config(_POSTED)

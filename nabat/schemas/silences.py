@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from nabat.schemas.base import ApiModel, StrictApiModel
+from nabat.schemas.inputs import AwareTimestamp
 from nabat.schemas.rules import MatcherOut
 
 _MATCHERS = (
@@ -22,8 +23,8 @@ class SilenceCreate(StrictApiModel):
     """``POST /api/v1/silences``."""
 
     matchers: list[Any] = Field(description=_MATCHERS)
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
-    ends_at: AwareDatetime
+    starts_at: AwareTimestamp | None = Field(default=None, description="Default: now.")
+    ends_at: AwareTimestamp
     comment: str = Field(description="Why; shown to whoever wonders why alerts went quiet.")
     author: str | None = Field(
         default=None, description='Default: your username, or "api-key:<id>" for an API key.'
@@ -42,8 +43,8 @@ class SilenceUpdate(StrictApiModel):
     status: dict[str, Any] | None = Field(default=None, description="Ignored.")
 
     matchers: list[Any] | None = Field(default=None, description=_MATCHERS)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: AwareTimestamp | None = None
+    ends_at: AwareTimestamp | None = None
     comment: str | None = None
     author: str | None = None
 
