@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import insert, select
 
@@ -15,6 +18,7 @@ from nabat.models.account import Project
 from nabat.models.channel import Channel
 from nabat.settings import Settings
 from nabat.state import AppState
+from tests.conftest import ADMIN_PASSWORD
 from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
@@ -395,3 +399,67 @@ async def test_stored_configuration_that_no_longer_fits_is_500_without_its_secre
     expect_error(response, 500, "INTERNAL_ERROR")
     assert "very-secret-token" not in response.text
     assert "retired" not in response.text
+
+
+async def test_a_500_keeps_the_kept_alive_connection_usable(app: FastAPI) -> None:
+    # A real server and one connection: the request after a 500 must get its answer on
+    # the same connection, not a reset (a client retrying on the connection would fail).
+    channel_id = await insert_raw_channel(app, "gAAAAAB-garbage-not-a-fernet-token")
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        token = (
+            await _raw_request(
+                reader,
+                writer,
+                "POST",
+                "/api/auth/login",
+                b'{"username": "admin", "password": "%s"}' % ADMIN_PASSWORD.encode(),
+            )
+        )[2]["token"]
+        for _ in range(2):
+            status, headers, body = await _raw_request(
+                reader, writer, "GET", f"{CHANNELS}/{channel_id}", token=token
+            )
+            assert status == 500
+            assert body["code"] == "INTERNAL_ERROR"
+            assert headers.get("connection") != "close"
+        status, _, _ = await _raw_request(reader, writer, "GET", CHANNELS + "/default", token=token)
+        assert status == 404
+        writer.close()
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def _raw_request(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    token: str | None = None,
+) -> tuple[int, dict[str, str], Any]:
+    """One HTTP/1.1 request on an open connection, and its status, headers and JSON."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}"]
+    if body:
+        lines.append("Content-Type: application/json")
+    if token is not None:
+        lines.append(f"Authorization: Bearer {token}")
+    writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    status_line, *header_lines = head.decode().split("\r\n")
+    headers = {
+        name.lower(): value.strip()
+        for name, _, value in (line.partition(":") for line in header_lines if line)
+    }
+    content = await reader.readexactly(int(headers["content-length"]))
+    return int(status_line.split()[1]), headers, json.loads(content)
