@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
-from nabat.channels.base import MASK
+from nabat.channels.base import MASK, masked_url, restore_masked
 from nabat.channels.registry import CONFIG_MODELS
 from nabat.state import AppState
+from tests.fakes.webhook import Scripted, WebhookReceiver
 
 CHANNELS = "/api/v1/notifications/channels"
 WHSEC = "whsec_" + "c2lnbmluZy1zZWNyZXQtZm9yLXdlYmhvb2tz"  # base64 of 24 bytes
@@ -63,7 +65,7 @@ SECRETIVE = [
     Secretive(
         "WEBHOOK",
         {
-            "url": "https://hooks.example.org/in",
+            "url": "https://hook-user:hook-pass-Vw3-secret@hooks.example.org/in?x=1",
             "method": "post",
             "headers": {
                 "Authorization": "Bearer hook-bearer-secret-123",
@@ -72,8 +74,15 @@ SECRETIVE = [
             },
             "secret": WHSEC,
         },
-        (WHSEC, "c2lnbmluZy1zZWNyZXQ", "hook-bearer-secret-123", "api-key-secret-456"),
+        (
+            WHSEC,
+            "c2lnbmluZy1zZWNyZXQ",
+            "hook-bearer-secret-123",
+            "api-key-secret-456",
+            "hook-pass-Vw3-secret",
+        ),
         {
+            "url": f"https://{MASK}@hooks.example.org/in?x=1",
             "secret": MASK,
             "headers": {
                 "Authorization": MASK,
@@ -81,6 +90,12 @@ SECRETIVE = [
                 "Content-Type": "application/json",
             },
         },
+    ),
+    Secretive(
+        "PYTHON_BOT",
+        {"botUrl": "http://bot:bot-pass%40Kx7-secret@bot.example.org:5000/hooks"},
+        ("bot-pass%40Kx7-secret",),
+        {"botUrl": f"http://{MASK}@bot.example.org:5000/hooks"},
     ),
 ]
 BY_TYPE = {case.type: case for case in SECRETIVE}
@@ -243,6 +258,8 @@ MASKED_ON_CREATE = [
     ("DISCORD", {"webhookUrl": MASK}, "webhookUrl"),
     ("WEBHOOK", {"secret": MASK}, "secret"),
     ("WEBHOOK", {"headers": {"X-Api-Key": MASK}}, "headers.X-Api-Key"),
+    ("WEBHOOK", {"url": f"https://{MASK}@hooks.example.org/in?x=1"}, "url"),
+    ("PYTHON_BOT", {"botUrl": f"http://{MASK}@bot.example.org:5000/hooks"}, "botUrl"),
 ]
 
 
@@ -300,3 +317,128 @@ async def test_a_refused_configuration_does_not_echo_its_secrets(
         response = await client.post(CHANNELS, json=body, headers=admin_headers)
         assert response.status_code == 422, response.text
         no_secret_in(response.text, case)
+
+
+def basic(user: str, password: str) -> str:
+    """The value of an ``Authorization`` header with these Basic credentials."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("type_name", "key", "path"), [("WEBHOOK", "url", "/in"), ("PYTHON_BOT", "botUrl", "/bot")]
+)
+async def test_url_credentials_survive_a_masked_round_trip_and_a_new_password_replaces_them(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    app: FastAPI,
+    receiver: WebhookReceiver,
+    type_name: str,
+    key: str,
+    path: str,
+) -> None:
+    host = receiver.url.removeprefix("http://")
+    body = {
+        "name": "creds",
+        "type": type_name,
+        "configuration": {key: f"http://ops:first-Pw9-secret@{host}{path}"},
+    }
+    created = await client.post(CHANNELS, json=body, headers=admin_headers)
+    assert created.status_code == 201, created.text
+    url = f"{CHANNELS}/{created.json()['id']}"
+    read = await client.get(url, headers=admin_headers)
+    assert "first-Pw9-secret" not in read.text
+    assert read.json()["configuration"][key] == f"http://{MASK}@{host}{path}"
+
+    kept = await client.put(
+        url,
+        json={"name": "renamed", "configuration": read.json()["configuration"]},
+        headers=admin_headers,
+    )
+    assert kept.status_code == 200, kept.text
+    sent = await client.post(f"{url}/test", headers=admin_headers)
+    assert sent.status_code == 200, sent.text
+    assert receiver.received[-1].headers["authorization"] == basic("ops", "first-Pw9-secret")
+
+    rotated = await client.put(
+        url,
+        json={"configuration": {key: f"http://ops:second-Pw9-secret@{host}{path}"}},
+        headers=admin_headers,
+    )
+    assert rotated.status_code == 200, rotated.text
+    assert "second-Pw9-secret" not in rotated.text
+    assert (await stored_config(app, created.json()["id"]))[
+        key
+    ] == f"http://ops:second-Pw9-secret@{host}{path}"
+    sent = await client.post(f"{url}/test", headers=admin_headers)
+    assert sent.status_code == 200, sent.text
+    assert receiver.received[-1].headers["authorization"] == basic("ops", "second-Pw9-secret")
+
+
+async def test_masked_url_credentials_never_move_to_a_changed_url(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
+) -> None:
+    bot = await create(client, admin_headers, BY_TYPE["PYTHON_BOT"])
+    before = await stored_config(app, bot["id"])
+    for changed in (
+        f"http://{MASK}@elsewhere.example.org:5000/hooks",
+        f"http://{MASK}@bot.example.org:5000/other",
+    ):
+        response = await client.put(
+            f"{CHANNELS}/{bot['id']}",
+            json={"configuration": {"botUrl": changed}},
+            headers=admin_headers,
+        )
+        assert response.status_code == 422, response.text
+        assert response.json()["details"][0]["field"] == "configuration.botUrl"
+        assert "mask" in response.json()["details"][0]["message"]
+    assert await stored_config(app, bot["id"]) == before
+
+    # The webhook's other secrets are sent again, as a move requires; its URL's are not.
+    case = BY_TYPE["WEBHOOK"]
+    hook = await create(client, admin_headers, case)
+    moved = {**case.configuration, "url": f"https://{MASK}@elsewhere.example.org/in?x=1"}
+    response = await client.put(
+        f"{CHANNELS}/{hook['id']}", json={"configuration": moved}, headers=admin_headers
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == "configuration.url"
+
+
+async def test_a_receiver_echoing_url_credentials_gets_them_redacted_from_the_reason(
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
+) -> None:
+    password = "echo%2FPw9-secret"
+    host = receiver.url.removeprefix("http://")
+    config = {"url": f"http://ops:{password}@{host}/in", "headers": {"X-Key": "hdr-Pw9-secret"}}
+    body = {"name": "echo", "type": "WEBHOOK", "configuration": config}
+    created = (await client.post(CHANNELS, json=body, headers=admin_headers)).json()
+    echoed = basic("ops", "echo/Pw9-secret")
+    receiver.script.append(
+        Scripted(401, f"no entry for ops:echo/Pw9-secret ({echoed}), key hdr-Pw9-secret")
+    )
+    response = await client.post(f"{CHANNELS}/{created['id']}/test", headers=admin_headers)
+    assert response.status_code >= 400, response.text
+    assert receiver.received[-1].headers["authorization"] == echoed
+    record = await client.get(
+        f"/api/v1/notifications/deliveries/{response.json()['details'][0]['deliveryId']}",
+        headers=admin_headers,
+    )
+    for answer in (response.text, record.text):
+        assert "<redacted>" in answer
+        for secret in (password, "echo/Pw9-secret", echoed.removeprefix("Basic "), "hdr-Pw9"):
+            assert secret not in answer, answer
+
+
+def test_url_credentials_are_masked_whole_and_restored_only_into_their_own_url() -> None:
+    assert masked_url("https://tok-en-secret@h.example.org/x") == f"https://{MASK}@h.example.org/x"
+    assert masked_url("https://u:p@ss@h.example.org/x") == f"https://{MASK}@h.example.org/x"
+    assert masked_url("https://h.example.org/a@b?c=d@e") == "https://h.example.org/a@b?c=d@e"
+    stored = ["https://a:pw-one-secret@one.example.org/x", "https://two.example.org/y"]
+    shown = [masked_url(item) for item in stored]
+    assert shown == [f"https://{MASK}@one.example.org/x", "https://two.example.org/y"]
+    # In a list the URL is found wherever it moved; a changed one keeps the mask.
+    assert restore_masked(shown[::-1], stored) == stored[::-1]
+    moved = f"https://{MASK}@one.example.org/other"
+    assert restore_masked([moved], stored) == [moved]
+    assert restore_masked({"u": shown[0]}, {"u": stored[0]}) == {"u": stored[0]}
+    assert restore_masked(moved, stored[0]) == moved

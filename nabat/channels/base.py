@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from typing import Annotated, Any, ClassVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +21,58 @@ from pydantic_core import PydanticCustomError
 MASK = "********"
 
 
-def _check_http_url(value: str) -> str:
+class Url(str):
+    """An absolute http(s) URL, kept exactly as written.
+
+    Its userinfo (``user:password@``) is a credential: shown as ``********@`` and
+    restored from storage when sent back that way (see :func:`masked_url`).
+    """
+
+
+def _userinfo(url: str) -> tuple[str, str, str] | None:
+    """``url`` as (``scheme://``, userinfo, the rest), or ``None`` without userinfo.
+
+    Split where :func:`urllib.parse.urlsplit` (and so the HTTP client) splits: the
+    authority ends at the first ``/``, ``?`` or ``#``; the userinfo at its last ``@``.
+    """
+    scheme, sep, tail = url.partition("://")
+    if not sep:
+        return None
+    end = min((at for at in map(tail.find, "/?#") if at >= 0), default=len(tail))
+    userinfo, at, host = tail[:end].rpartition("@")
+    if not at:
+        return None
+    return f"{scheme}://", userinfo, host + tail[end:]
+
+
+def masked_url(url: str) -> str:
+    """``url`` with its whole userinfo replaced by the mask: ``https://********@host/…``.
+
+    The whole of it, not only the password: a token is often given as the user name
+    alone (``https://<token>@host``).
+    """
+    split = _userinfo(url)
+    if split is None:
+        return url
+    head, _, rest = split
+    return f"{head}{MASK}@{rest}"
+
+
+def url_credentials(url: str) -> tuple[str, ...]:
+    """The forms a URL's credentials may take in text: the userinfo as written and
+    decoded, the password (or, without one, the user name) as written and decoded, and
+    the value of the ``Authorization: Basic`` header the HTTP client makes of them."""
+    split = _userinfo(url)
+    if split is None:
+        return ()
+    userinfo = split[1]
+    user, has_password, password = userinfo.partition(":")
+    secret = password if has_password else user
+    basic = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode("ascii")
+    return (userinfo, unquote(userinfo), secret, unquote(secret), basic)
+
+
+def _check_http_url(value: str) -> Url:
     value = value.strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -31,7 +83,17 @@ def _check_http_url(value: str) -> str:
         raise ValueError("has an invalid port number") from exc
     if any(ch.isspace() for ch in value):
         raise ValueError("must not contain spaces")
-    return value
+    split = _userinfo(value)
+    if split is not None and split[1] == MASK:
+        # restore_masked puts the stored credentials back only into the URL they were
+        # stored with; here they were not, or none are stored.
+        raise PydanticCustomError(
+            "masked_secret",
+            f"holds the mask {MASK!r} in place of its credentials, but no stored URL is "
+            "the same apart from them; send the credentials in clear (they are never "
+            "carried over to a changed URL)",
+        )
+    return Url(value)
 
 
 def _check_single_line(value: str) -> str:
@@ -74,7 +136,7 @@ RawSecret = Annotated[SecretStr, BeforeValidator(_keep_secret_as_written)]
 """A secret kept byte for byte as given (no whitespace stripping)."""
 
 HttpUrl = Annotated[str, AfterValidator(_check_http_url)]
-"""An absolute http(s) URL, kept exactly as written."""
+"""An absolute http(s) URL, kept exactly as written; its userinfo is masked (:class:`Url`)."""
 
 SingleLine = Annotated[str, AfterValidator(_check_single_line)]
 """Text without line breaks."""
@@ -149,9 +211,17 @@ class ChannelConfig(BaseModel):
         return revealed
 
     def to_public(self) -> dict[str, Any]:
-        """The configuration as shown to clients: every secret replaced by the mask."""
+        """The configuration as shown to clients: every secret, and the credentials in
+        every URL, replaced by the mask."""
         masked: dict[str, Any] = _mask(self.model_dump(by_alias=True, exclude_none=True))
         return masked
+
+    def secret_texts(self) -> tuple[str, ...]:
+        """Every secret value and URL credential, in the forms text may show them, for
+        scrubbing failure reasons (:func:`nabat.channels.redact.scrubbed`)."""
+        found: list[str] = []
+        _collect_secrets(self.model_dump(by_alias=True, exclude_none=True), found)
+        return tuple(found)
 
 
 def mask_error(key: str) -> PydanticCustomError:
@@ -166,6 +236,8 @@ def mask_error(key: str) -> PydanticCustomError:
 def _reveal(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return value.get_secret_value()
+    if isinstance(value, Url):
+        return str(value)
     if isinstance(value, dict):
         return {key: _reveal(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -176,6 +248,8 @@ def _reveal(value: Any) -> Any:
 def _mask(value: Any) -> Any:
     if isinstance(value, SecretStr):
         return MASK
+    if isinstance(value, Url):
+        return masked_url(value)
     if isinstance(value, dict):
         return {key: _mask(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -183,15 +257,37 @@ def _mask(value: Any) -> Any:
     return value
 
 
+def _collect_secrets(value: Any, found: list[str]) -> None:
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, Url):
+        found.extend(url_credentials(value))
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_secrets(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _collect_secrets(item, found)
+
+
 def restore_masked(patch: Any, stored: Any) -> Any:
     """Replace each mask in ``patch`` by the stored value at the same place.
 
     A client that reads a channel and sends it back unchanged must not overwrite its
-    secrets with the mask; a mask where nothing was stored is left for validation
-    to refuse.
+    secrets with the mask. A URL whose credentials read as the mask gets the stored
+    ones back only when it is the stored URL as shown (the same everywhere but the
+    credentials), so they never move to another destination; in a list, it may be at
+    any place. A mask where nothing was stored is left for validation to refuse.
     """
-    if isinstance(patch, str) and patch == MASK and stored is not None:
-        return stored
+    if isinstance(patch, str):
+        if patch == MASK and stored is not None:
+            return stored
+        if MASK in patch and isinstance(stored, str) and masked_url(stored) == patch:
+            return stored
+        return patch
     if isinstance(patch, dict) and isinstance(stored, dict):
         return {key: restore_masked(item, stored.get(key)) for key, item in patch.items()}
+    if isinstance(patch, list) and isinstance(stored, list):
+        shown = {masked_url(item): item for item in stored if isinstance(item, str)}
+        return [shown.get(item, item) if isinstance(item, str) else item for item in patch]
     return patch

@@ -76,6 +76,13 @@ class WebhookConfig(ChannelConfig):
             }
         return public
 
+    def secret_texts(self) -> tuple[str, ...]:
+        """The secrets, URL credentials and every header value that is masked."""
+        masked_headers = tuple(
+            value for name, value in self.headers.items() if name.lower() not in PUBLIC_HEADERS
+        )
+        return super().secret_texts() + masked_headers
+
 
 def _sender(parts: SenderParts) -> WebhookSender:
     return WebhookSender(parts.outbound, parts.clock)

@@ -16,6 +16,7 @@ from typing import Any
 
 from nabat.channels.base import ChannelConfig
 from nabat.channels.contract import DeliveryError, FailureClass, Receipt, Sender
+from nabat.channels.redact import scrubbed
 from nabat.channels.registry import channel_type as descriptor
 from nabat.delivery.queue import Claimed
 from nabat.delivery.ratelimit import RateLimits
@@ -60,7 +61,8 @@ async def attempt(
     mail settings); a wording that cannot be used is a ``config`` failure and nothing is
     sent. A rate-limit token is then waited for up to ``max_wait`` seconds; a longer wait
     is returned unattempted. A sender that raises anything but :class:`DeliveryError` is
-    a bug of ours: logged with its trace and returned as ``internal``. A ``throttled``
+    a bug of ours: logged with its trace and returned as ``internal``. A sender's
+    failure reason comes back with the channel's secrets redacted. A ``throttled``
     answer pauses the destination's bucket for the provider's ``retry_after``.
     """
     kind = descriptor(channel_type)
@@ -87,7 +89,9 @@ async def attempt(
     try:
         receipt = await sender.send(config, message)
     except DeliveryError as exc:
-        error = exc
+        # Whatever the sender scrubbed, a provider may echo any secret of the channel
+        # (a URL's password, its Basic header) back in the text of its answer.
+        error = scrubbed(exc, *config.secret_texts())
     except Exception as exc:
         log.exception("sender for %s raised an unclassified error", channel_type)
         error = _internal("the sender", channel_type, exc)

@@ -78,10 +78,12 @@ def _merged(config: ChannelConfig, patch: dict[str, Any]) -> ChannelConfig:
     to be sent again in clear.
     """
     stored = config.to_storage()
+    restored = restore_masked(patch, stored)
+    # Compared once restored: a URL sent back as read (credentials masked) has not moved.
     moved = [
         key
         for key in type(config).destination_keys
-        if patch.get(key) is not None and patch[key] != stored.get(key)
+        if restored.get(key) is not None and restored[key] != stored.get(key)
     ]
     if moved:
         carried = _carried_secrets(config, patch)
@@ -92,7 +94,7 @@ def _merged(config: ChannelConfig, patch: dict[str, Any]) -> ChannelConfig:
                 f"changing {', '.join(moved)} requires sending {', '.join(carried)} again "
                 "in clear: stored secrets are never sent to a new destination",
             )
-    merged = _without_nulls({**stored, **restore_masked(patch, stored)})
+    merged = _without_nulls({**stored, **restored})
     return parse_config(type(config), merged)
 
 
