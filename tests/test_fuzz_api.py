@@ -144,7 +144,11 @@ def _schema() -> Any:
     config = SchemathesisConfig.from_dict(
         {
             "seed": 20261201,
-            "generation": {"mode": "all", "max-examples": EXAMPLES, "deterministic": True},
+            "generation": {
+                "mode": "all",
+                "max-examples": EXAMPLES,
+                "deterministic": True,
+            },
         }
     )
     return schemathesis.openapi.from_dict(document, config=config).exclude(path_regex=OUTBOUND)
