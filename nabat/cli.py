@@ -76,7 +76,10 @@ def _serve(host: str | None, port: int | None, *, workers: bool | None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=True,
+        # The client address is worked out by Nabat (security/clients.py), believing
+        # X-Forwarded-For only from NABAT_TRUSTED_PROXIES; uvicorn's own reading would
+        # trust any local process (its default is 127.0.0.1) and replace the peer first.
+        proxy_headers=False,
     )
 
 

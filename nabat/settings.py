@@ -12,6 +12,9 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+Networks = Annotated[list[ipaddress.IPv4Network | ipaddress.IPv6Network], NoDecode]
+"""IP networks, written in the environment as comma-separated addresses or CIDRs."""
+
 
 class Settings(BaseSettings):
     """Everything an operator can set. See README's configuration table."""
@@ -38,6 +41,10 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(default=24 * 3600, ge=60)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     login_attempts_per_minute: int = Field(default=5, ge=1)
+    trusted_proxies: Networks = Field(
+        default_factory=list,
+        description="Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed.",
+    )
     log_level: str = "INFO"
     run_workers: bool = Field(
         default=True, description="Run delivery workers inside `nabat serve`."
@@ -100,6 +107,24 @@ class Settings(BaseSettings):
                     "(write it like 10.0.0.0/8 or fd00::/8)"
                 ) from exc
         return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        networks = []
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError as exc:
+                raise ValueError(
+                    f"NABAT_TRUSTED_PROXIES entry {entry!r} is not an IP address or CIDR "
+                    "network (write it like 10.0.0.5, 10.0.0.0/8 or fd00::/8)"
+                ) from exc
+        return networks
 
     @model_validator(mode="after")
     def _check_liveness(self) -> Settings:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from fastapi import APIRouter, Request
 
 from nabat.api.deps import CurrentUser, SessionDep, StateDep
-from nabat.errors import ErrorCode, Forbidden, TooManyRequests, Unauthorized
+from nabat.errors import ErrorCode, Forbidden
 from nabat.models.account import Role, User
 from nabat.schemas.auth import (
     LoginRequest,
@@ -17,9 +16,10 @@ from nabat.schemas.auth import (
     ProjectOut,
     RegisterRequest,
 )
+from nabat.security.clients import client_address
 from nabat.security.tokens import issue_token
 from nabat.services import accounts
-from nabat.state import AppState
+from nabat.services.login import log_in
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -31,35 +31,29 @@ def _roles(user: User, memberships: Sequence[tuple[object, Role]]) -> list[str]:
     return sorted(roles)
 
 
-def _check_limits(state: AppState, user_key: str, address_key: str) -> None:
-    wait = max(
-        state.login_by_user.retry_after(user_key), state.login_by_address.retry_after(address_key)
-    )
-    if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        raise TooManyRequests(
-            f"too many login attempts; try again in {seconds} s",
-            headers={"Retry-After": str(seconds)},
-        )
-
-
 @router.post("/login", response_model=LoginResponse)
 async def login(
     body: LoginRequest, request: Request, state: StateDep, session: SessionDep
 ) -> LoginResponse:
     """Exchange a username (or e-mail) and password for a bearer token.
 
-    At most ``NABAT_LOGIN_ATTEMPTS_PER_MINUTE`` failed attempts per user and per client
-    address; after that the answer is 429 with ``Retry-After``.
+    At most ``NABAT_LOGIN_ATTEMPTS_PER_MINUTE`` failed attempts per account (by any of
+    its names) and per client address (``X-Forwarded-For`` believed only from
+    ``NABAT_TRUSTED_PROXIES``); after that the answer is 429 with ``Retry-After``.
     """
-    user_key = body.login.lower()
-    address_key = request.client.host if request.client else "unknown"
-    _check_limits(state, user_key, address_key)
-    user = await accounts.authenticate(session, body.login, body.password)
-    if user is None:
-        state.login_by_user.hit(user_key)
-        state.login_by_address.hit(address_key)
-        raise Unauthorized("wrong username or password", code=ErrorCode.INVALID_CREDENTIALS)
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        state.settings.trusted_proxies,
+    )
+    user = await log_in(
+        session,
+        login=body.login,
+        password=body.password,
+        address=address,
+        by_account=state.login_by_user,
+        by_address=state.login_by_address,
+    )
     memberships = await accounts.memberships_of(session, user.id)
     token = issue_token(
         state.keys.jwt_key, user.id, state.clock.now(), state.settings.jwt_ttl_seconds

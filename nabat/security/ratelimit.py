@@ -27,8 +27,8 @@ class AttemptLimiter:
             return 0.0
         return max(0.0, hits[0] + self._window - self._clock.monotonic())
 
-    def hit(self, key: str) -> None:
-        """Record one attempt for ``key``."""
+    def hit(self, key: str) -> float:
+        """Record one attempt for ``key``; return its stamp, for :meth:`forgive`."""
         if len(self._hits) > 10_000:
             # A flood of distinct keys must not grow memory without bound.
             for stale in list(self._hits):
@@ -36,7 +36,17 @@ class AttemptLimiter:
         hits = self._prune(key)
         if hits is None:
             hits = self._hits[key] = deque()
-        hits.append(self._clock.monotonic())
+        stamp = self._clock.monotonic()
+        hits.append(stamp)
+        return stamp
+
+    def forgive(self, key: str, stamp: float) -> None:
+        """Take back the attempt recorded at ``stamp`` (it turned out not to count)."""
+        hits = self._prune(key)
+        if hits is not None and stamp in hits:
+            hits.remove(stamp)
+            if not hits:
+                del self._hits[key]
 
     def _prune(self, key: str) -> deque[float] | None:
         hits = self._hits.get(key)
