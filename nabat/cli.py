@@ -19,10 +19,10 @@ from nabat.app import bootstrap_admin, build_state, create_app
 from nabat.clock import SystemClock
 from nabat.db.engine import create_engine
 from nabat.db.migrate import upgrade_to_head
-from nabat.errors import NabatError
+from nabat.errors import NabatError, NotFound
 from nabat.loops import run_loops
 from nabat.models.account import Role
-from nabat.services import accounts, apikeys
+from nabat.services import accounts, apikeys, members
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, ROLE_SCOPES, Principal
 from nabat.settings import Settings
 from nabat.state import AppState
@@ -30,8 +30,10 @@ from nabat.state import AppState
 app = typer.Typer(help="Nabat: self-hosted alert and notification service.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage users.", no_args_is_help=True)
 apikey_app = typer.Typer(help="Manage project API keys.", no_args_is_help=True)
+member_app = typer.Typer(help="Manage project members.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(member_app, name="member")
 
 
 # Delivery allocates many short-lived objects; with CPython's default first threshold
@@ -209,6 +211,34 @@ def apikey_create(
         await session.commit()
         typer.echo(f"API key {key.id} for project {target.slug} ({', '.join(key.scopes)}):")
         typer.echo(plaintext)
+
+    _run_with_state(action)
+
+
+@member_app.command("remove")
+def member_remove(
+    user: Annotated[str, typer.Argument(help="User id, username or e-mail.")],
+    project: Annotated[str, typer.Option(help="Project id or slug.")] = (
+        accounts.DEFAULT_PROJECT_SLUG
+    ),
+) -> None:
+    """Take a user out of a project (its last owner stays: make another owner first)."""
+
+    async def action(state: AppState, session: AsyncSession) -> None:
+        target = await accounts.get_project(session, project)
+        found = await accounts.find_user(session, user)
+        if found is None:
+            raise NotFound(f"user {user!r} not found; give their id, username or e-mail")
+        # Whoever runs the command holds the database: an instance administrator.
+        operator = Principal(
+            project_id=target.id,
+            scopes=ROLE_SCOPES[Role.OWNER],
+            role=Role.OWNER,
+            is_superuser=True,
+        )
+        removed = await members.remove(session, operator, found.id)
+        await session.commit()
+        typer.echo(f"removed {removed.username} (id {removed.user_id}) from {target.slug}")
 
     _run_with_state(action)
 

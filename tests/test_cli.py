@@ -87,3 +87,24 @@ def test_an_unknown_role_is_refused_with_the_choices(env: None) -> None:
     assert result.exit_code == 2
     assert "owner" in result.output
     assert "Traceback" not in result.output
+
+
+def test_member_remove_takes_a_user_out_but_keeps_the_last_owner(env: None) -> None:
+    runner = CliRunner()
+    made = runner.invoke(
+        cli, ["user", "create", "ops", "ops@example.org", "--password", "ops-pass-1"]
+    )
+    assert made.exit_code == 0, made.output
+    removed = runner.invoke(cli, ["member", "remove", "--project", "default", "OPS@example.org"])
+    assert removed.exit_code == 0, removed.output
+    assert "removed ops" in removed.output
+    again = runner.invoke(cli, ["member", "remove", "ops"])
+    assert again.exit_code == 1
+    assert "not a member of this project" in again.output
+    last = runner.invoke(cli, ["member", "remove", "admin"])
+    assert last.exit_code == 1
+    assert "last owner" in last.output
+    assert "Traceback" not in last.output
+    nobody = runner.invoke(cli, ["member", "remove", "ghost"])
+    assert nobody.exit_code == 1
+    assert "user 'ghost' not found" in nobody.output

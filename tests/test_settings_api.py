@@ -182,10 +182,10 @@ async def test_addresses_are_trimmed_and_lowercased(
         ({"replyTo": "support@"}, "replyTo", "name@example.com"),
         ({"replyTo": "a@b@example.org"}, "replyTo", "name@example.com"),
         ({"fromName": "Nabat\r\nBcc: victim@example.org"}, "fromName", "one line"),
-        ({"fromName": "Nabat\x00"}, "fromName", "one line"),
+        ({"fromName": "Nabat\x00"}, "fromName", "control character"),
         ({"fromName": "N" * 201}, "fromName", "at most 200"),
         ({"signature": "x" * 2001}, "signature", "at most 2000"),
-        ({"signature": "bye\x00"}, "signature", "control characters"),
+        ({"signature": "bye\x00"}, "signature", "control character"),
     ],
 )
 async def test_bad_mail_settings_are_refused_naming_the_field(

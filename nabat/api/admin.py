@@ -1,19 +1,18 @@
-"""Users, projects, memberships and API keys."""
+"""Users, projects and API keys; members and invitations (``api/members.py``,
+``api/invitations.py``) are served under the same prefix."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from sqlalchemy import select
 
+from nabat.api import invitations, members
 from nabat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
-from nabat.errors import ErrorCode, Forbidden, NotFound, ValidationFailed
-from nabat.models.account import ApiKey, Membership, Role, User
+from nabat.errors import Forbidden
+from nabat.models.account import ApiKey, Role, User
 from nabat.schemas.auth import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyOut,
-    MemberOut,
-    MemberSet,
     ProjectCreate,
     ProjectOut,
     UserCreate,
@@ -22,9 +21,11 @@ from nabat.schemas.auth import (
 from nabat.schemas.channels import DeletedOut
 from nabat.services import accounts, apikeys
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, Scope
-from nabat.services.routing_cache import CONTEXTS
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
+# Members and invitations have modules of their own, served under this router's prefix.
+router.include_router(members.router)
+router.include_router(invitations.router)
 
 
 def _require_superuser(user: User) -> None:
@@ -81,56 +82,6 @@ async def create_project(
     await accounts.set_membership(session, project_id=project.id, user_id=user.id, role=Role.OWNER)
     await session.commit()
     return ProjectOut(id=project.id, slug=project.slug, name=project.name, role="owner")
-
-
-@router.get("/members", response_model=list[MemberOut])
-async def list_members(caller: CurrentPrincipal, session: SessionDep) -> list[MemberOut]:
-    """The members of the caller's project."""
-    caller.require(Scope.CHANNELS_READ)
-    rows = await session.execute(
-        select(User, Membership.role)
-        .join(Membership, Membership.user_id == User.id)
-        .where(Membership.project_id == caller.project_id)
-        .order_by(User.id)
-    )
-    return [
-        MemberOut(user_id=u.id, username=u.username, email=u.email, role=role) for u, role in rows
-    ]
-
-
-def _parse_role(value: str) -> Role:
-    try:
-        return Role(value.lower())
-    except ValueError:
-        raise ValidationFailed(
-            "role: must be one of owner, admin, member, viewer",
-            details=[{"field": "role", "message": "must be one of owner, admin, member, viewer"}],
-        ) from None
-
-
-@router.put("/members", response_model=MemberOut)
-async def set_member(
-    body: MemberSet, caller: CurrentPrincipal, state: StateDep, session: SessionDep
-) -> MemberOut:
-    """Add a user to the caller's project or change their role; only owners make owners."""
-    caller.require(Scope.MEMBERS_MANAGE)
-    role = _parse_role(body.role)
-    if role is Role.OWNER and caller.role is not Role.OWNER:
-        raise Forbidden("only a project owner may make another owner")
-    target = await accounts.find_user(session, body.user)
-    if target is None:
-        raise NotFound(f"user {body.user!r} not found", code=ErrorCode.USER_NOT_FOUND)
-    await accounts.set_membership(
-        session, project_id=caller.project_id, user_id=target.id, role=role
-    )
-    await session.commit()
-    # The member's new role applies to their next request through this process, and
-    # routing knows them as a recipient from the next event.
-    state.principals.clear()
-    CONTEXTS.forget(session, caller.project_id)
-    return MemberOut(
-        user_id=target.id, username=target.username, email=target.email, role=role.value
-    )
 
 
 def _key_out(key: ApiKey) -> ApiKeyOut:

@@ -1,5 +1,8 @@
 """Contact points: ``/api/v1/users/me/contact-points`` for oneself, and
-``/api/v1/users/{userId}/contact-points`` for the admins of a project the user is in."""
+``/api/v1/users/{userId}/contact-points`` for instance administrators (and the user).
+
+A project's owners and admins do not reach them: a user's addresses are the user's.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +11,18 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.api.deps import CurrentPrincipal, CurrentUser, SessionDep, StateDep
+from nabat.api.deps import CurrentUser, SessionDep, StateDep
 from nabat.models.account import User
 from nabat.models.contact import ContactPoint
 from nabat.schemas.channels import DeletedOut
 from nabat.schemas.contacts import ContactPointCreate, ContactPointOut
 from nabat.services import contacts
-from nabat.services.access import Principal, Scope
 from nabat.state import AppState
 
 router = APIRouter(prefix="/api/v1/users", tags=["contact points"])
 
 # The path names clients see (and errors name): ``userId`` and ``id``.
-UserId = Annotated[int, Path(alias="userId", description="A member of the project.")]
+UserId = Annotated[int, Path(alias="userId", description="The user's id.")]
 ContactId = Annotated[int, Path(alias="id", description="The contact point's id.")]
 
 
@@ -32,11 +34,6 @@ def _out(point: ContactPoint) -> ContactPointOut:
         label=point.label,
         created_at=point.created_at,
     )
-
-
-async def _managed_user(caller: Principal, session: AsyncSession, user_id: int) -> User:
-    caller.require(Scope.MEMBERS_MANAGE)
-    return await contacts.project_member(session, caller.project_id, user_id)
 
 
 async def _add(
@@ -78,10 +75,10 @@ async def delete_my_contact_point(
 
 @router.get("/{userId}/contact-points", response_model=list[ContactPointOut])
 async def member_contact_points(
-    user_id: UserId, caller: CurrentPrincipal, session: SessionDep
+    user_id: UserId, caller: CurrentUser, session: SessionDep
 ) -> list[ContactPointOut]:
-    """A project member's contact points (needs ``members:manage``)."""
-    user = await _managed_user(caller, session, user_id)
+    """A user's contact points (instance administrators, or the user)."""
+    user = await contacts.contacts_owner(session, caller, user_id)
     return [_out(point) for point in await contacts.list_contacts(session, user.id)]
 
 
@@ -89,21 +86,21 @@ async def member_contact_points(
 async def add_member_contact_point(
     user_id: UserId,
     body: ContactPointCreate,
-    caller: CurrentPrincipal,
+    caller: CurrentUser,
     state: StateDep,
     session: SessionDep,
 ) -> ContactPointOut:
-    """Add a contact point for a project member (needs ``members:manage``)."""
-    user = await _managed_user(caller, session, user_id)
+    """Add a contact point for a user (instance administrators, or the user)."""
+    user = await contacts.contacts_owner(session, caller, user_id)
     return await _add(session, state, user, body)
 
 
 @router.delete("/{userId}/contact-points/{id}", response_model=DeletedOut)
 async def delete_member_contact_point(
-    user_id: UserId, contact_id: ContactId, caller: CurrentPrincipal, session: SessionDep
+    user_id: UserId, contact_id: ContactId, caller: CurrentUser, session: SessionDep
 ) -> DeletedOut:
-    """Remove a project member's contact point (needs ``members:manage``)."""
-    user = await _managed_user(caller, session, user_id)
+    """Remove a user's contact point (instance administrators, or the user)."""
+    user = await contacts.contacts_owner(session, caller, user_id)
     await contacts.remove_contact(session, user.id, contact_id)
     await session.commit()
     return DeletedOut(message=f"contact point {contact_id} deleted")

@@ -104,7 +104,17 @@ async def _resolve(
 
 
 def _user_principal(user: User, project_id: int, role: Role) -> Principal:
-    return Principal(project_id=project_id, scopes=ROLE_SCOPES[role], user_id=user.id, role=role)
+    # An instance administrator is owner everywhere: a membership row that says less (a
+    # demotion by someone else) must never lock them out of repairing the project.
+    if user.is_superuser:
+        role = Role.OWNER
+    return Principal(
+        project_id=project_id,
+        scopes=ROLE_SCOPES[role],
+        user_id=user.id,
+        role=role,
+        is_superuser=user.is_superuser,
+    )
 
 
 async def caller_of(state: AppState, token: str, x_project: str | None) -> Principal:

@@ -44,7 +44,10 @@ INT64_MAX = 2**63 - 1
 def control_character(text: str) -> str | None:
     """The first control character in ``text`` that no field allows, as ``U+XXXX``."""
     found = _CONTROL.search(text)
-    return f"U+{ord(found.group()):04X}" if found is not None else None
+    if found is None:
+        return None
+    code = ord(found.group())
+    return f"U+{code:04X}" + (" (NUL)" if code == 0 else "")
 
 
 def _problem(value: Any, where: str) -> tuple[str, str] | None:

@@ -12,6 +12,7 @@ from nabat.models.delivery import (
 )
 from nabat.models.event import Event, EventKey
 from nabat.models.integration import IntegrationSettings
+from nabat.models.invitation import Invitation, InvitationStatus
 from nabat.models.liveness import WorkerBeat
 from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
 from nabat.models.template import ProjectSettings, Template
@@ -29,6 +30,8 @@ __all__ = [
     "Event",
     "EventKey",
     "IntegrationSettings",
+    "Invitation",
+    "InvitationStatus",
     "Membership",
     "NotificationTypeRow",
     "Project",

@@ -54,13 +54,18 @@ DEFAULT_API_KEY_SCOPES = (Scope.CHANNELS_READ, Scope.NOTIFICATIONS_SEND, Scope.E
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller as seen inside one project."""
+    """The authenticated caller as seen inside one project.
+
+    An instance administrator (``is_superuser``) is owner in every project, whatever its
+    membership rows say; an API key has no user and no role, only its scopes.
+    """
 
     project_id: int
     scopes: frozenset[Scope]
     user_id: int | None = None
     role: Role | None = None
     api_key_id: int | None = None
+    is_superuser: bool = False
 
     def require(self, scope: Scope) -> None:
         """Raise :class:`Forbidden` unless the caller holds ``scope``."""

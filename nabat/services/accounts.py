@@ -5,15 +5,18 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
 from nabat.db.ids import as_id
+from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, Project, Role, User
 from nabat.security.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from nabat.services.routing_cache import CONTEXTS
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -97,7 +100,11 @@ async def create_project(
 async def set_membership(
     session: AsyncSession, *, project_id: int, user_id: int, role: Role
 ) -> Membership:
-    """Give ``user_id`` the ``role`` in a project, replacing any earlier role."""
+    """Give ``user_id`` the ``role`` in a project, replacing any earlier role.
+
+    Who may do this is decided by the caller (:mod:`nabat.services.members` for the API);
+    routing knows the member as a recipient once the caller's commit succeeded.
+    """
     membership = await session.scalar(
         select(Membership).where(Membership.project_id == project_id, Membership.user_id == user_id)
     )
@@ -107,7 +114,20 @@ async def set_membership(
     else:
         membership.role = role.value
     await session.flush()
+    _members_changed(session, project_id)
     return membership
+
+
+async def remove_membership(session: AsyncSession, membership: Membership) -> None:
+    """Take a member out of their project; routing forgets them after the commit."""
+    await session.delete(membership)
+    await session.flush()
+    _members_changed(session, membership.project_id)
+
+
+def _members_changed(session: AsyncSession, project_id: int) -> None:
+    # Routing caches the names the project's members go by (routing_context.member_refs).
+    after_commit(session, partial(CONTEXTS.forget, session, project_id))
 
 
 async def find_user(session: AsyncSession, login: str, *, by_id: bool = True) -> User | None:

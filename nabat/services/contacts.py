@@ -209,22 +209,21 @@ async def remove_contact(session: AsyncSession, user_id: int, contact_id: int) -
     await session.delete(point)
 
 
-async def project_member(session: AsyncSession, project_id: int, user_id: int) -> User:
-    """The user ``user_id`` if they belong to the project.
+async def contacts_owner(session: AsyncSession, caller: User, user_id: int) -> User:
+    """The user ``user_id`` if ``caller`` may read and change their contact points.
 
-    Raises :class:`NotFound` (``USER_NOT_FOUND``) otherwise: a user of another project
-    looks exactly like one that does not exist.
+    A user's contact points are theirs, not a project's: only the user and instance
+    administrators reach them. Raises :class:`NotFound` (``USER_NOT_FOUND``) for anyone
+    else, the same answer for a member of the caller's project, a user elsewhere and no
+    user at all; routing reads members' addresses itself (:func:`find_people`).
     """
     user = None
-    if as_id(user_id):
-        user = await session.scalar(
-            select(User)
-            .join(Membership, Membership.user_id == User.id)
-            .where(Membership.project_id == project_id, User.id == user_id)
-        )
+    if as_id(user_id) and (caller.is_superuser or caller.id == user_id):
+        user = await session.get(User, user_id)
     if user is None:
         raise NotFound(
-            f"user {user_id} not found in this project; list members with GET /api/v1/members",
+            f"user {user_id} not found; your own contact points are at "
+            "/api/v1/users/me/contact-points",
             code=ErrorCode.USER_NOT_FOUND,
         )
     return user

@@ -97,15 +97,13 @@ def clean_line(field: str, value: str | None, limit: int) -> str | None:
 def clean_text(field: str, value: str | None, limit: int) -> str | None:
     """Free text that may span lines, trailing space trimmed; blank becomes ``None``.
 
-    Raises :class:`ValidationFailed` naming ``field`` for control characters other than
-    line breaks and tabs (PostgreSQL refuses NUL in text), or for more than ``limit``
-    characters.
+    Raises :class:`ValidationFailed` naming ``field`` for more than ``limit`` characters
+    (control characters are refused for every field by the input policy,
+    ``nabat/api/input_policy.py``).
     """
     if value is None or not value.strip():
         return None
     value = value.rstrip()
-    if any(unicodedata.category(char) == "Cc" and char not in "\t\r\n" for char in value):
-        raise invalid(field, "must be text without control characters (tabs and newlines are fine)")
     if len(value) > limit:
         raise invalid(field, f"must be at most {limit} characters (it has {len(value)})")
     return value

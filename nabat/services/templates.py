@@ -151,9 +151,6 @@ def _optional(field: str, value: str | None, limit: int) -> str | None:
         return None
     if len(value) > limit:
         raise invalid(field, f"must be at most {limit:,} characters (it has {len(value):,})")
-    # PostgreSQL cannot store NUL in text; no template needs one.
-    if "\x00" in value:
-        raise invalid(field, "must not contain NUL characters")
     return value
 
 
