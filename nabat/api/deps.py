@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.errors import ErrorCode, NotFound, Unauthorized
@@ -39,6 +40,16 @@ async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 
 
+# Declared so that the OpenAPI document says how to authenticate; the check is ours, for
+# the error's wording.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    description="A login token from POST /api/auth/login, or a project API key.",
+)
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)]
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -63,7 +74,9 @@ async def _user(session: AsyncSession, state: AppState, token: str) -> tuple[Use
     return user, claims.expires_at - state.clock.now().timestamp()
 
 
-async def get_current_user(request: Request, state: StateDep, session: SessionDep) -> User:
+async def get_current_user(
+    request: Request, state: StateDep, session: SessionDep, _credentials: BearerDep
+) -> User:
     """The logged-in user behind a JWT (API keys are not users)."""
     user, _ = await _user(session, state, _bearer(request))
     return user
@@ -139,6 +152,7 @@ async def caller_of(state: AppState, token: str, x_project: str | None) -> Princ
 async def get_principal(
     request: Request,
     state: StateDep,
+    _credentials: BearerDep,
     x_project: Annotated[
         str | None,
         Header(
