@@ -46,6 +46,7 @@ from nabat.services.accounts import ensure_first_admin
 from nabat.settings import Settings
 from nabat.signals import signals_for
 from nabat.state import AppState
+from nabat.web.console import install_console
 
 log = logging.getLogger("nabat")
 
@@ -165,5 +166,6 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         templates,
     ):
         app.include_router(module.router)
+    install_console(app)
     install_openapi(app)
     return app

@@ -1,0 +1,38 @@
+"""Mounting the console on the application: its pages, static files and how its
+refusals are shown (as pages, never as JSON)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from nabat.web import pages
+from nabat.web.render import page
+from nabat.web.session import Refused, SignInRequired, visitor_of
+
+
+async def _sign_in(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    visitor = await visitor_of(request, request.app.state.nabat)
+    return page(visitor, "refused.html", status=exc.status, message=visitor.t(exc.key))
+
+
+def install_console(app: FastAPI) -> None:
+    """Serve the console at ``/`` beside the API."""
+    app.mount("/static", StaticFiles(packages=[("nabat.web", "static")]), name="static")
+    # Every module in ``nabat/web/pages`` is one section with its ``router``.
+    for info in sorted(pkgutil.iter_modules(pages.__path__), key=lambda found: found.name):
+        module = importlib.import_module(f"{pages.__name__}.{info.name}")
+        app.include_router(module.router)
+    app.add_exception_handler(SignInRequired, _sign_in)
+    app.add_exception_handler(Refused, _refused)
