@@ -222,6 +222,8 @@ WRONG_METHODS = [
     ("OPTIONS", "/api/v1/integrations/grafana", "POST, PUT"),
     ("DELETE", "/api/v1/templates/preview", "POST"),
     ("PUT", "/api/v1/notifications/channels/default", "GET, HEAD"),
+    ("DELETE", "/api/v1/members/invitations", "GET, HEAD"),
+    ("POST", "/api/v1/users/me/contact-points/1", "DELETE"),
 ]
 
 

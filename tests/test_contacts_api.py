@@ -331,10 +331,11 @@ async def test_a_user_id_that_is_not_a_number_is_named_in_the_error(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     response = await client.get("/api/v1/users/ivan/contact-points", headers=admin_headers)
-    error = expect_error(response, 422, "VALIDATION_ERROR")
+    # Nothing can be found under an id that is not a number; the answer says which.
+    error = expect_error(response, 404, "NOT_FOUND")
     assert error["details"][0]["field"] == "userId"
     response = await client.delete(f"{MINE}/first", headers=admin_headers)
-    assert expect_error(response, 422, "VALIDATION_ERROR")["details"][0]["field"] == "id"
+    assert expect_error(response, 404, "NOT_FOUND")["details"][0]["field"] == "id"
 
 
 async def test_one_users_contact_point_cannot_be_deleted_through_another(

@@ -119,7 +119,7 @@ async def create_key(
     return ApiKeyCreated(**_key_out(key).model_dump(), key=plaintext)
 
 
-@router.delete("/api-keys/{key_id}", response_model=DeletedOut)
+@router.delete("/api-keys/{key_id:int}", response_model=DeletedOut)
 async def revoke_key(
     key_id: int, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeletedOut:

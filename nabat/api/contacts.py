@@ -63,7 +63,7 @@ async def add_my_contact_point(
     return await _add(session, state, user, body)
 
 
-@router.delete("/me/contact-points/{id}", response_model=DeletedOut)
+@router.delete("/me/contact-points/{id:int}", response_model=DeletedOut)
 async def delete_my_contact_point(
     contact_id: ContactId, user: CurrentUser, session: SessionDep
 ) -> DeletedOut:
@@ -73,7 +73,7 @@ async def delete_my_contact_point(
     return DeletedOut(message=f"contact point {contact_id} deleted")
 
 
-@router.get("/{userId}/contact-points", response_model=list[ContactPointOut])
+@router.get("/{userId:int}/contact-points", response_model=list[ContactPointOut])
 async def member_contact_points(
     user_id: UserId, caller: CurrentUser, session: SessionDep
 ) -> list[ContactPointOut]:
@@ -82,7 +82,7 @@ async def member_contact_points(
     return [_out(point) for point in await contacts.list_contacts(session, user.id)]
 
 
-@router.post("/{userId}/contact-points", status_code=201, response_model=ContactPointOut)
+@router.post("/{userId:int}/contact-points", status_code=201, response_model=ContactPointOut)
 async def add_member_contact_point(
     user_id: UserId,
     body: ContactPointCreate,
@@ -95,7 +95,7 @@ async def add_member_contact_point(
     return await _add(session, state, user, body)
 
 
-@router.delete("/{userId}/contact-points/{id}", response_model=DeletedOut)
+@router.delete("/{userId:int}/contact-points/{id:int}", response_model=DeletedOut)
 async def delete_member_contact_point(
     user_id: UserId, contact_id: ContactId, caller: CurrentUser, session: SessionDep
 ) -> DeletedOut:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nabat.api.openapi import allowed_methods
+from nabat.api.openapi import allowed_methods, bad_path_id
 from nabat.errors import ErrorCode, NabatError
 
 log = logging.getLogger("nabat.api")
@@ -104,6 +104,11 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = "the request body could not be read as JSON; send a UTF-8 JSON object"
     elif exc.status_code == 404:
         message = "no such endpoint; see /docs for the API"
+        misplaced = bad_path_id(request.app, request.url.path)
+        if misplaced is not None:
+            name, value = misplaced
+            what = f"{value!r} is not an id (ids are whole numbers), so nothing is found here"
+            return error_response(404, code, f"{name}: {what}", [{"field": name, "message": what}])
     headers = dict(exc.headers) if exc.headers else {}
     if exc.status_code == 405:
         allowed = allowed_methods(request.app, request.url.path)

@@ -37,7 +37,7 @@ async def my_invitations(
     ]
 
 
-@router.post("/{id}/accept", response_model=ProjectOut)
+@router.post("/{id:int}/accept", response_model=ProjectOut)
 async def accept_invitation(
     invitation_id: InvitationId, user: CurrentUser, state: StateDep, session: SessionDep
 ) -> ProjectOut:
@@ -49,7 +49,7 @@ async def accept_invitation(
     return ProjectOut(id=project.id, slug=project.slug, name=project.name, role=role.value)
 
 
-@router.post("/{id}/decline", response_model=DeletedOut)
+@router.post("/{id:int}/decline", response_model=DeletedOut)
 async def decline_invitation(
     invitation_id: InvitationId, user: CurrentUser, state: StateDep, session: SessionDep
 ) -> DeletedOut:

@@ -95,7 +95,7 @@ def _sent(invitation: Invitation) -> JSONResponse:
     return JSONResponse(sent.model_dump(mode="json", by_alias=True), status_code=202)
 
 
-@router.delete("/members/{userId}", response_model=DeletedOut)
+@router.delete("/members/{userId:int}", response_model=DeletedOut)
 async def remove_member(
     user_id: UserId, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeletedOut:
@@ -127,7 +127,7 @@ async def list_invitations(
     return [_invitation_out(invitation) for invitation in pending]
 
 
-@router.delete("/members/invitations/{id}", response_model=DeletedOut)
+@router.delete("/members/invitations/{id:int}", response_model=DeletedOut)
 async def revoke_invitation(
     invitation_id: InvitationId, caller: CurrentPrincipal, state: StateDep, session: SessionDep
 ) -> DeletedOut:

@@ -113,3 +113,26 @@ def _pattern(template: str, operation: dict[str, Any]) -> str:
         else:
             pattern += "[0-9]+" if part in integers else "[^/]+"
     return pattern
+
+
+def bad_path_id(app: FastAPI, path: str) -> tuple[str, str] | None:
+    """For a path that matches an operation except that an integer id in it is not a
+    number (``/users/ivan/contact-points``): that parameter's name and the text given."""
+    for template, operations in app.openapi()["paths"].items():
+        for operation in operations.values():
+            integers = [
+                p["name"]
+                for p in operation.get("parameters", [])
+                if p.get("in") == "path" and p.get("schema", {}).get("type") == "integer"
+            ]
+            if not integers:
+                continue
+            relaxed = _pattern(template, {})
+            names = re.findall(r"\{([^}]+)\}", template)
+            found = re.fullmatch(relaxed.replace("[^/]+", "([^/]+)"), path)
+            if found is None:
+                continue
+            for name, value in zip(names, found.groups(), strict=True):
+                if name in integers and not value.isdecimal():
+                    return name, value
+    return None
