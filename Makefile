@@ -17,6 +17,7 @@ lint: sync
 
 test: lint
 	./scripts/ensure-postgres
+	./scripts/ensure-chromium
 	$(UV) run --frozen pytest -n 2
 
 migrate:
