@@ -1,7 +1,7 @@
 # Two commands on a fresh clone: `make run` and `make test`.
 UV := ./scripts/uv
 
-.PHONY: run test lint sync migrate bench
+.PHONY: run test lint sync migrate bench screenshots
 
 run:
 	$(UV) sync --frozen --no-dev --quiet
@@ -28,3 +28,9 @@ migrate:
 bench: sync
 	$(UV) sync --frozen --group bench --quiet
 	$(UV) run --frozen --group bench python -m bench.run $(BENCH_ARGS)
+
+# The console's main pages in Russian and English, into docs/screenshots/ (Chromium
+# from Debian's package, driven by Playwright as in the tests).
+screenshots: sync
+	./scripts/ensure-chromium
+	$(UV) run --frozen python -m tests.web.screenshots docs/screenshots
