@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
-from nabat.delivery.queue import Lease
-from nabat.models.account import User
 from nabat.schemas.channels import ChannelCreate, ChannelOut, ChannelUpdate, DeletedOut
 from nabat.schemas.deliveries import TestSendRequest, TestSendResponse
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
 from nabat.services.deliveries import channel_status as channel_health
-from nabat.services.test_send import TestRequest, queue_test, record_test, run_test
+from nabat.services.test_send import TestParts, TestRequest, send_test
+from nabat.state import AppState
 
 router = APIRouter(prefix="/api/v1/notifications/channels", tags=["channels"])
 
@@ -30,6 +27,17 @@ def _out(view: ChannelView) -> ChannelOut:
         is_default=row.is_default,
         created_at=row.created_at,
         updated_at=row.updated_at,
+    )
+
+
+def test_parts(state: AppState) -> TestParts:
+    """This process's parts a test send needs (shared with the console's Test panel)."""
+    return TestParts(
+        clock=state.clock,
+        gate=state.write_gate,
+        owner=state.liveness.owner,
+        lease_seconds=state.settings.lease_seconds,
+        limits=state.rate_limits,
     )
 
 
@@ -134,35 +142,20 @@ async def send_test_message(
     """
     caller.require(Scope.CHANNELS_TEST)
     view = await _service(state, session).get(caller.project_id, channel_id)
-    user_email = None
-    if caller.user_id is not None:
-        user = await session.get(User, caller.user_id)
-        user_email = user.email if user else None
     request = body or TestSendRequest()
-    now = state.clock.now()
-    # This process's lease owner: its heartbeat renews the lease while the test is sent.
-    lease = Lease(state.liveness.owner, now + timedelta(seconds=state.settings.lease_seconds))
-    async with state.write_gate:
-        queued = await queue_test(
-            session,
-            clock=state.clock,
-            view=view,
-            request=TestRequest(
-                message=request.message,
-                username=request.username,
-                recipient=request.recipient,
-                subject=request.subject,
-            ),
-            user_email=user_email,
-            lease=lease,
-        )
-        await session.commit()
-    attempted = await run_test(
-        queued, sender=state.senders[view.row.type], limits=state.rate_limits
+    result = await send_test(
+        session,
+        test_parts(state),
+        view=view,
+        request=TestRequest(
+            message=request.message,
+            username=request.username,
+            recipient=request.recipient,
+            subject=request.subject,
+        ),
+        sender=state.senders[view.row.type],
+        user_id=caller.user_id,
     )
-    async with state.write_gate:
-        result = await record_test(session, queued, attempted, clock=state.clock)
-        await session.commit()
     if result.failure is not None:
         raise result.failure
     return TestSendResponse(

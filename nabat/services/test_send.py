@@ -4,15 +4,16 @@ A test goes through the queue and :func:`nabat.delivery.attempt.attempt` like ev
 delivery, so the project's mail settings, its ``test`` template, language and signature,
 and the providers' rate limits apply; the form's subject and message win over the
 template's.
-The route owns the unit of work in three steps, so no database connection is held while
-the provider answers: :func:`queue_test` (commit), :func:`run_test`, :func:`record_test`
-(commit).
+The unit of work has three steps, so no database connection is held while the provider
+answers: :func:`queue_test` (commit), :func:`run_test`, :func:`record_test` (commit).
+:func:`send_test` is the whole flow, shared by the API route and the console; it commits
+between the steps because the provider must not be waited for inside a transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from nabat.channels.contract import DeliveryError, FailureClass, Sender
 from nabat.channels.descriptor import ChannelType
 from nabat.channels.registry import channel_type
 from nabat.clock import Clock
+from nabat.db.gate import WriteGate
 from nabat.delivery.attempt import Attempted, attempt
 from nabat.delivery.content import DeliveryContent, seed_payload
 from nabat.delivery.outcomes import failed, sent
@@ -30,6 +32,7 @@ from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, project_wording
 from nabat.errors import NabatError
 from nabat.ids import ordered_id
+from nabat.models.account import User
 from nabat.models.delivery import DeliveryKind
 from nabat.routing.snapshot import event_snapshot
 from nabat.services.channels import ChannelView
@@ -180,12 +183,18 @@ async def run_test(queued: QueuedTest, *, sender: Sender[Any], limits: RateLimit
 
 
 async def record_test(
-    session: AsyncSession, queued: QueuedTest, attempted: Attempted, *, clock: Clock
+    session: AsyncSession,
+    queued: QueuedTest,
+    attempted: Attempted,
+    *,
+    clock: Clock,
+    language: str | None = None,
 ) -> TestResult:
     """Settle the test delivery with its attempt; the caller commits, then raises
-    ``failure`` if there is one. Answers are in the project's language."""
+    ``failure`` if there is one. Answers are in ``language``, else the project's."""
     now = clock.now()
-    item, language = queued.item, queued.wording.settings.language
+    item = queued.item
+    language = language or queued.wording.settings.language
     error = attempted.error
     if attempted.wait > 0:
         # A test does not wait in the queue: the caller is told when to try again.
@@ -223,3 +232,54 @@ async def record_test(
         ],
     )
     return TestResult(item.id, duration_ms, failure.message, error.reason, failure)
+
+
+@dataclass(frozen=True)
+class TestParts:
+    """What a test send needs of the running process: its clock, the write gate, its
+    lease owner (whose heartbeat renews the test's lease) and the providers' limits."""
+
+    __test__ = False
+
+    clock: Clock
+    gate: WriteGate
+    owner: str
+    lease_seconds: float
+    limits: RateLimits
+
+
+async def send_test(
+    session: AsyncSession,
+    parts: TestParts,
+    *,
+    view: ChannelView,
+    request: TestRequest,
+    sender: Sender[Any],
+    user_id: int | None,
+    language: str | None = None,
+) -> TestResult:
+    """Queue, attempt and record one test send of ``view``'s channel, committing after
+    queueing and after recording (never while the provider is waited for).
+
+    Returns the recorded result; a refused test carries its :class:`TestSendFailed` in
+    ``failure`` (worded in ``language``, else the project's) for the caller to raise or
+    show. The tester's e-mail is the recipient of a mail channel without its own.
+    """
+    user = await session.get(User, user_id) if user_id is not None else None
+    now = parts.clock.now()
+    lease = Lease(parts.owner, now + timedelta(seconds=parts.lease_seconds))
+    async with parts.gate:
+        queued = await queue_test(
+            session,
+            clock=parts.clock,
+            view=view,
+            request=request,
+            user_email=user.email if user else None,
+            lease=lease,
+        )
+        await session.commit()
+    attempted = await run_test(queued, sender=sender, limits=parts.limits)
+    async with parts.gate:
+        result = await record_test(session, queued, attempted, clock=parts.clock, language=language)
+        await session.commit()
+    return result

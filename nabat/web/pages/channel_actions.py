@@ -1,0 +1,111 @@
+"""A channel's actions: the Test panel, making it the default, switching it on or off,
+and deleting it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+
+from nabat.api.channels import test_parts
+from nabat.api.deps import SessionDep, StateDep
+from nabat.errors import NabatError
+from nabat.services.access import Scope
+from nabat.services.channels import ChannelChanges
+from nabat.services.deliveries import channel_status as channel_health
+from nabat.services.test_send import TestRequest, send_test
+from nabat.web.pages.channels import (
+    TestPanel,
+    draft_of,
+    edit_page,
+    fields_of,
+    head_of,
+    load,
+    service,
+)
+from nabat.web.session import FormDep, SignedIn
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.post("/channels/{channel_id:int}/test")
+async def test_channel(
+    channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Send a test message now; the edit page again with the success sentence or the
+    provider's reason, in the console's language."""
+    principal = visitor.require(Scope.CHANNELS_TEST)
+    view = await load(state, session, principal.project_id, channel_id)
+    head, draft = head_of(view), draft_of(view, fields_of(view.row.type))
+    panel = TestPanel(
+        recipient=form.get("recipient", ""),
+        subject=form.get("subject", ""),
+        message=form.get("message", ""),
+    )
+    try:
+        result = await send_test(
+            session,
+            test_parts(state),
+            view=view,
+            request=TestRequest(
+                message=panel.message.strip() or None,
+                recipient=panel.recipient.strip() or None,
+                subject=panel.subject.strip() or None,
+            ),
+            sender=state.senders[head.type],
+            user_id=principal.user_id,
+            language=visitor.language,
+        )
+    except NabatError as exc:
+        await session.rollback()
+        panel.failed = visitor.t("channels.test.refused", message=exc.message)
+    else:
+        if result.failure is None:
+            panel.ok = result.message
+        else:
+            panel.failed = result.failure.message
+    health = await channel_health(session, channel_id, now=state.clock.now())
+    return edit_page(visitor, head, draft, health=health, test=panel)
+
+
+async def _change(
+    channel_id: int,
+    visitor: SignedIn,
+    state: StateDep,
+    session: SessionDep,
+    changes: ChannelChanges,
+) -> Response:
+    principal = visitor.require(Scope.CHANNELS_WRITE)
+    await load(state, session, principal.project_id, channel_id)
+    await service(state, session).update(principal.project_id, channel_id, changes)
+    await session.commit()
+    return RedirectResponse(f"/channels/{channel_id}?saved=1", status_code=303)
+
+
+@router.post("/channels/{channel_id:int}/default")
+async def make_default(
+    channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Make the channel the project's default (the one a notification without a channel
+    goes to)."""
+    return await _change(channel_id, visitor, state, session, ChannelChanges(is_default=True))
+
+
+@router.post("/channels/{channel_id:int}/enabled")
+async def switch(
+    channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Switch the channel on (``enabled=true``) or off (anything else)."""
+    changes = ChannelChanges(enabled=form.get("enabled") == "true")
+    return await _change(channel_id, visitor, state, session, changes)
+
+
+@router.post("/channels/{channel_id:int}/delete")
+async def delete_channel(
+    channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Delete the channel (the page asked for confirmation first)."""
+    principal = visitor.require(Scope.CHANNELS_WRITE)
+    await load(state, session, principal.project_id, channel_id)
+    await service(state, session).delete(principal.project_id, channel_id)
+    await session.commit()
+    return RedirectResponse("/channels?deleted=1", status_code=303)

@@ -1,0 +1,305 @@
+"""Channels: the list with each channel's state, and the create and edit forms generated
+from each type's configuration model (:mod:`nabat.web.forms`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from nabat.api.deps import SessionDep, StateDep
+from nabat.channels.registry import channel_types, config_model
+from nabat.errors import NabatError
+from nabat.services.access import Scope
+from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
+from nabat.services.deliveries import channel_status as channel_health
+from nabat.state import AppState
+from nabat.web.forms import FormField, FormState, form_fields, place_errors, posted, shown
+from nabat.web.i18n import catalogue
+from nabat.web.render import page
+from nabat.web.session import FormDep, Refused, SignedIn, Visitor
+
+router = APIRouter(include_in_schema=False)
+
+_WORD = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+
+
+@dataclass(frozen=True)
+class Head:
+    """What a page shows of a stored channel besides its configuration (read before a
+    change is tried, so a failed change leaves nothing half-applied on screen)."""
+
+    id: int
+    name: str
+    type: str
+    enabled: bool
+    is_default: bool
+
+
+@dataclass
+class TestPanel:
+    """The Test form as typed, and what the last test answered."""
+
+    __test__ = False
+
+    recipient: str = ""
+    subject: str = ""
+    message: str = ""
+    ok: str | None = None
+    failed: str | None = None
+
+
+@dataclass
+class Draft:
+    """The channel form as shown: name, switches, configuration inputs, errors."""
+
+    name: str = ""
+    enabled: bool = True
+    is_default: bool = False
+    config: FormState = field(default_factory=FormState)
+    general: list[str] = field(default_factory=list)
+
+
+def service(state: AppState, session: AsyncSession) -> ChannelService:
+    """The channel use-cases, as the API builds them."""
+    return ChannelService(session, state.box, state.clock)
+
+
+def head_of(view: ChannelView) -> Head:
+    """The plain facts of a stored channel."""
+    row = view.row
+    return Head(row.id, row.name, row.type, row.enabled, row.is_default)
+
+
+def _label(language: str, key: str) -> str:
+    # Keys without wording of their own read as words: smtpHost → "Smtp host".
+    worded = catalogue(language).get(f"channels.field.{key}")
+    if worded:
+        return worded
+    words = _WORD.findall(key) or [key]
+    text = " ".join(word if word.isupper() else word.lower() for word in words)
+    return text[:1].upper() + text[1:]
+
+
+def _help(language: str, spec: FormField) -> str | None:
+    return catalogue(language).get(f"channels.help.{spec.key}") or spec.description
+
+
+def type_title(language: str, type_name: str) -> str:
+    """A type's name for people, else its registry name."""
+    return catalogue(language).get(f"channels.type.{type_name}") or type_name
+
+
+def _when(moment: datetime | None) -> str:
+    return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _wording(visitor: Visitor) -> dict[str, Any]:
+    language = visitor.language
+    return {
+        "when": _when,
+        "label": lambda key: _label(language, key),
+        "help_of": lambda spec: _help(language, spec),
+        "type_title": lambda name: type_title(language, name),
+    }
+
+
+def fields_of(type_name: str) -> list[FormField]:
+    """The form of a registered type (the caller checked the type exists)."""
+    model = config_model(type_name)
+    assert model is not None, type_name
+    return form_fields(model)
+
+
+def draft_of(view: ChannelView, fields: list[FormField]) -> Draft:
+    """The edit form of a stored channel."""
+    return Draft(
+        name=view.row.name,
+        enabled=view.row.enabled,
+        is_default=view.row.is_default,
+        config=shown(fields, view.config.to_public()),
+    )
+
+
+def failed_draft(form: dict[str, str], config: FormState) -> Draft:
+    """The form as typed (secrets excepted), for showing it again with its errors."""
+    return Draft(
+        name=form.get("name", ""),
+        enabled="enabled" in form,
+        is_default="isDefault" in form,
+        config=config,
+    )
+
+
+def edit_page(
+    visitor: Visitor,
+    head: Head,
+    draft: Draft,
+    *,
+    health: dict[str, Any] | None,
+    test: TestPanel | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Response:
+    """The edit page of a channel: its form, Test panel and actions."""
+    return page(
+        visitor,
+        "channels/edit.html",
+        section="channels",
+        status=status,
+        head=head,
+        draft=draft,
+        fields=fields_of(head.type),
+        health=health,
+        test=test or TestPanel(),
+        saved=saved,
+        can_write=visitor.can(Scope.CHANNELS_WRITE),
+        can_test=visitor.can(Scope.CHANNELS_TEST),
+        **_wording(visitor),
+    )
+
+
+@router.get("/channels")
+async def channel_list(
+    visitor: SignedIn, state: StateDep, session: SessionDep, deleted: bool = False
+) -> Response:
+    """Every channel with its type and state: enabled, default, healthy or failing."""
+    principal = visitor.require(Scope.CHANNELS_READ)
+    now = state.clock.now()
+    rows = []
+    for view in await service(state, session).list(principal.project_id):
+        rows.append((head_of(view), await channel_health(session, view.row.id, now=now)))
+    return page(
+        visitor,
+        "channels/list.html",
+        section="channels",
+        rows=rows,
+        deleted=deleted,
+        types=channel_types(),
+        can_write=visitor.can(Scope.CHANNELS_WRITE),
+        **_wording(visitor),
+    )
+
+
+def _new_page(visitor: Visitor, type_name: str, draft: Draft, status: int = 200) -> Response:
+    return page(
+        visitor,
+        "channels/new.html",
+        section="channels",
+        status=status,
+        type_name=type_name,
+        draft=draft,
+        fields=fields_of(type_name),
+        **_wording(visitor),
+    )
+
+
+@router.get("/channels/new")
+async def new_channel(visitor: SignedIn, type: str | None = None) -> Response:
+    """Pick a type (from the registry), then its generated form."""
+    visitor.require(Scope.CHANNELS_WRITE)
+    if type not in channel_types():
+        return page(
+            visitor,
+            "channels/pick.html",
+            section="channels",
+            types=channel_types(),
+            unknown=type,
+            **_wording(visitor),
+        )
+    assert type is not None
+    return _new_page(visitor, type, Draft(config=shown(fields_of(type), None)))
+
+
+@router.post("/channels/new")
+async def create_channel(
+    visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Create the channel from its form; on errors the form again, as typed."""
+    principal = visitor.require(Scope.CHANNELS_WRITE)
+    type_name = form.get("type", "")
+    if type_name not in channel_types():
+        raise Refused("error.not_found", 404)
+    fields = fields_of(type_name)
+    configuration, config = posted(fields, form, stored=None)
+    draft = failed_draft(form, config)
+    if not config.errors:
+        try:
+            view = await service(state, session).create(
+                principal.project_id,
+                name=draft.name,
+                type_name=type_name,
+                configuration=configuration,
+                enabled=draft.enabled,
+                is_default=draft.is_default,
+            )
+        except NabatError as exc:
+            await session.rollback()
+            draft.general = place_errors(config, exc, fields)
+        else:
+            await session.commit()
+            return RedirectResponse(f"/channels/{view.row.id}?saved=1", status_code=303)
+    return _new_page(visitor, type_name, draft, status=422)
+
+
+@router.get("/channels/{channel_id:int}")
+async def edit_channel(
+    channel_id: int,
+    visitor: SignedIn,
+    state: StateDep,
+    session: SessionDep,
+    saved: bool = False,
+) -> Response:
+    """A channel's form, its health, the Test panel and its actions."""
+    principal = visitor.require(Scope.CHANNELS_READ)
+    view = await load(state, session, principal.project_id, channel_id)
+    health = await channel_health(session, channel_id, now=state.clock.now())
+    draft = draft_of(view, fields_of(view.row.type))
+    return edit_page(visitor, head_of(view), draft, health=health, saved=saved)
+
+
+async def load(
+    state: AppState, session: AsyncSession, project_id: int, channel_id: int
+) -> ChannelView:
+    """The channel of the project, or the console's not-found page."""
+    try:
+        return await service(state, session).get(project_id, channel_id)
+    except NabatError:
+        raise Refused("error.not_found", 404) from None
+
+
+@router.post("/channels/{channel_id:int}")
+async def update_channel(
+    channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
+) -> Response:
+    """Save the edit form: a secret left empty keeps its stored value."""
+    principal = visitor.require(Scope.CHANNELS_WRITE)
+    view = await load(state, session, principal.project_id, channel_id)
+    head = head_of(view)
+    fields = fields_of(head.type)
+    configuration, config = posted(
+        fields, form, stored=shown(fields, view.config.to_public()).stored
+    )
+    draft = failed_draft(form, config)
+    if not config.errors:
+        changes = ChannelChanges(
+            name=draft.name,
+            configuration=configuration,
+            enabled=draft.enabled,
+            is_default=draft.is_default,
+        )
+        try:
+            await service(state, session).update(principal.project_id, channel_id, changes)
+        except NabatError as exc:
+            await session.rollback()
+            draft.general = place_errors(config, exc, fields)
+        else:
+            await session.commit()
+            return RedirectResponse(f"/channels/{channel_id}?saved=1", status_code=303)
+    health = await channel_health(session, channel_id, now=state.clock.now())
+    return edit_page(visitor, head, draft, health=health, status=422)
