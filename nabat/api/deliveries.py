@@ -183,6 +183,9 @@ async def list_deliveries(
     channel_id: Annotated[RowId | None, Query(alias="channelId")] = None,
     since: Timestamp | None = None,
     until: Timestamp | None = None,
+    type: Annotated[
+        str | None, Query(max_length=100, description="The notification type of the event")
+    ] = None,
     page: Annotated[Page, Query()] = 1,
     size: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> DeliveryPage:
@@ -201,7 +204,9 @@ async def list_deliveries(
     items, total = await record.list_deliveries(
         session,
         caller.project_id,
-        record.DeliveryFilter(status=wanted, channel_id=channel_id, since=since, until=until),
+        record.DeliveryFilter(
+            status=wanted, channel_id=channel_id, since=since, until=until, type=type
+        ),
         page=page,
         size=size,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound
 from nabat.models.delivery import ChannelHealth, Delivery, DeliveryAttempt, DeliveryStatus
+from nabat.models.event import Event
 
 _RETRYABLE = (DeliveryStatus.FAILED.value, DeliveryStatus.DEAD.value)
 
@@ -24,12 +25,11 @@ class DeliveryFilter:
     channel_id: int | None = None
     since: datetime | None = None
     until: datetime | None = None
+    # The notification type of the event a delivery was made for.
+    type: str | None = None
 
 
-async def list_deliveries(
-    session: AsyncSession, project_id: int, filters: DeliveryFilter, *, page: int, size: int
-) -> tuple[list[Delivery], int]:
-    """One page of the project's deliveries, newest first, and the total that match."""
+def _conditions(project_id: int, filters: DeliveryFilter) -> list[Any]:
     conditions: list[Any] = [Delivery.project_id == project_id]
     if filters.status is not None:
         conditions.append(Delivery.status == filters.status.value)
@@ -39,6 +39,20 @@ async def list_deliveries(
         conditions.append(Delivery.created_at >= filters.since)
     if filters.until is not None:
         conditions.append(Delivery.created_at < filters.until)
+    if filters.type is not None:
+        conditions.append(
+            Delivery.event_id.in_(
+                select(Event.id).where(Event.project_id == project_id, Event.type == filters.type)
+            )
+        )
+    return conditions
+
+
+async def list_deliveries(
+    session: AsyncSession, project_id: int, filters: DeliveryFilter, *, page: int, size: int
+) -> tuple[list[Delivery], int]:
+    """One page of the project's deliveries, newest first, and the total that match."""
+    conditions = _conditions(project_id, filters)
     total = await session.scalar(select(func.count()).select_from(Delivery).where(*conditions))
     rows = await session.scalars(
         select(Delivery)
@@ -48,6 +62,26 @@ async def list_deliveries(
         .limit(size)
     )
     return list(rows), int(total or 0)
+
+
+async def changed_deliveries(
+    session: AsyncSession,
+    project_id: int,
+    filters: DeliveryFilter,
+    *,
+    since: datetime,
+    limit: int,
+) -> list[Delivery]:
+    """The project's deliveries matching ``filters`` that were made or changed at or after
+    ``since`` (every queue step stamps ``updated_at``), oldest change first, at most
+    ``limit``."""
+    rows = await session.scalars(
+        select(Delivery)
+        .where(*_conditions(project_id, filters), Delivery.updated_at >= since)
+        .order_by(Delivery.updated_at, Delivery.id)
+        .limit(limit)
+    )
+    return list(rows)
 
 
 async def get_delivery(
