@@ -1,15 +1,11 @@
 """Routing rules: the list in evaluation order, a form to create or change one, delete.
 
-The form's text fields are read into the service's input: types and recipients one per
-line, label tests ``name op value`` per line (``source`` tests go to ``match.source``),
-one fieldset per action.
+How the form's text fields become the service's input is ``nabat.web.rule_form``.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import asdict
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
@@ -21,135 +17,21 @@ from nabat.errors import NabatError, NotFound
 from nabat.models.routing import Rule
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelService
-from nabat.services.rules import RuleChanges, RuleFields, RuleService
+from nabat.services.rules import RuleChanges, RuleService
 from nabat.services.templates import TemplateService
 from nabat.state import AppState
-from nabat.web.pages.silences import (
-    FormProblem,
-    matcher_text,
-    parse_matcher_lines,
-    refusal,
-    split_list,
-)
+from nabat.web.pages.silences import FormProblem, matcher_text, refusal
 from nabat.web.render import page
+from nabat.web.rule_form import (
+    ParsedRule,
+    action_rows_of,
+    place_of,
+    read_rule_form,
+    rule_form_values,
+)
 from nabat.web.session import FormDep, Refused, SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
-
-_ACTION_ROW = re.compile(r"^action-(\d+)-channel$")
-_ACTION_PATH = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?")
-_ACTION_PART = {"recipients": "recipients", "templateId": "template"}
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """A posted rule form read into the service's input, with where each part came from."""
-
-    fields: RuleFields
-    label_lines: list[int]
-    source_lines: list[int]
-    action_rows: list[int]
-
-
-def _rows_of(form: dict[str, str]) -> list[int]:
-    """The indices of the action fieldsets the form posted, in order."""
-    found = (_ACTION_ROW.match(name) for name in form)
-    return sorted(int(match[1]) for match in found if match)
-
-
-def _number(visitor: Visitor, text: str, field: str) -> int | None:
-    if not text.strip():
-        return None
-    if not text.strip().isdigit():
-        raise FormProblem(field, visitor.t("rules.error.number", text=text.strip()))
-    return int(text.strip())
-
-
-def _parse(visitor: Visitor, form: dict[str, str]) -> _Parsed:
-    """The service's input from the form; :class:`FormProblem` for what cannot be read."""
-    matchers = parse_matcher_lines(visitor, form.get("matchers", ""), "matchers")
-    labels = [m for m in matchers if m.name != "source"]
-    source = [m for m in matchers if m.name == "source"]
-    actions: list[dict[str, Any]] = []
-    rows: list[int] = []
-    for row in _rows_of(form):
-        channel = form.get(f"action-{row}-channel", "").strip()
-        if not channel:
-            continue
-        template = form.get(f"action-{row}-template", "").strip()
-        actions.append(
-            {
-                "channelId": _number(visitor, channel, f"action-{row}-channel"),
-                "recipients": split_list(form.get(f"action-{row}-recipients", "")),
-                "templateId": _number(visitor, template, f"action-{row}-template"),
-            }
-        )
-        rows.append(row)
-    repeat, group_by = form.get("repeat", "").strip(), split_list(form.get("group_by", ""))
-    throttle = None
-    if repeat or group_by:
-        throttle = {"repeatIntervalSeconds": repeat, "groupBy": group_by}
-    fields = RuleFields(
-        name=form.get("name", ""),
-        position=_number(visitor, form.get("position", ""), "position"),
-        enabled="enabled" in form,
-        continue_matching="continue" in form,
-        match={
-            "types": split_list(form.get("types", "")),
-            "severities": [s for s in SEVERITIES if f"severity-{s}" in form],
-            "labels": [m.to_json() for m in labels],
-            "source": [m.to_json() for m in source],
-        },
-        actions=actions,
-        throttle=throttle,
-    )
-    return _Parsed(fields, [m.line for m in labels], [m.line for m in source], rows)
-
-
-def _where(path: str, parsed: _Parsed) -> tuple[str, list[int] | None]:
-    """The form field a service complaint about ``path`` belongs next to (and, for
-    matchers, the lines its indices stand for)."""
-    if path.startswith("match.labels"):
-        return "matchers", parsed.label_lines
-    if path.startswith("match.source"):
-        return "matchers", parsed.source_lines
-    for prefix, field in (("match.types", "types"), ("match.severities", "severities")):
-        if path.startswith(prefix):
-            return field, None
-    if path.startswith("actions"):
-        found = _ACTION_PATH.match(path)
-        if found is None or int(found[1]) >= len(parsed.action_rows):
-            first = parsed.action_rows[0] if parsed.action_rows else 0
-            return f"action-{first}-channel", None
-        part = _ACTION_PART.get(found[2] or "", "channel")
-        return f"action-{parsed.action_rows[int(found[1])]}-{part}", None
-    if path.startswith("throttle.groupBy"):
-        return "group_by", None
-    if path.startswith("throttle"):
-        return "repeat", None
-    return (path, None) if path in ("name", "position") else ("form", None)
-
-
-def _values(row: Rule) -> dict[str, str]:
-    """A stored rule as the form's fields."""
-    match = row.match
-    values = {
-        "name": row.name,
-        "position": str(row.position),
-        "types": "\n".join(match.get("types", [])),
-        "matchers": matcher_text(match.get("labels", []) + match.get("source", [])),
-        "repeat": str(row.throttle["repeatIntervalSeconds"]) if row.throttle else "",
-        "group_by": "\n".join(row.throttle.get("groupBy", [])) if row.throttle else "",
-    }
-    values |= {f"severity-{s}": "on" for s in match.get("severities", [])}
-    values |= {"enabled": "on"} if row.enabled else {}
-    values |= {"continue": "on"} if row.continue_matching else {}
-    for index, action in enumerate(row.actions):
-        values[f"action-{index}-channel"] = str(action["channelId"])
-        values[f"action-{index}-recipients"] = "\n".join(action["recipients"])
-        template = action.get("templateId")
-        values[f"action-{index}-template"] = "" if template is None else str(template)
-    return values
 
 
 async def _choices(
@@ -176,7 +58,7 @@ async def _form(
 ) -> Response:
     assert visitor.principal is not None
     channels, templates = await _choices(state, session, visitor.principal.project_id)
-    posted = len(_rows_of(values))
+    posted = len(action_rows_of(values))
     return page(
         visitor,
         "rules/form.html",
@@ -200,39 +82,29 @@ async def _attempt(
     principal = visitor.require(Scope.ROUTING_WRITE)
     service = RuleService(session, state.clock)
     rule = await _rule(visitor, state, session, rule_id) if rule_id else None
-    parsed: _Parsed | None = None
+    parsed: ParsedRule | None = None
     try:
-        parsed = _parse(visitor, form)
+        parsed = read_rule_form(visitor, form)
         given = parsed.fields
         if rule is None:
             await service.create(principal.project_id, given)
         else:
-            changes = RuleChanges(
-                name=given.name,
-                position=given.position,
-                enabled=given.enabled,
-                match=given.match,
-                actions=given.actions,
-                throttle=given.throttle,
-                set_throttle=True,
-                continue_matching=given.continue_matching,
-            )
+            # The form shows every field, so each is set (an emptied throttle removes it).
+            changes = RuleChanges(**asdict(given), set_throttle=True)
             await service.update(principal.project_id, rule.id, changes)
     except FormProblem as problem:
-        errors = {problem.field: problem.message}
-        return await _form(
-            visitor, state, session, values=form, errors=errors, rule=rule, status=422
-        )
+        errors, status = {problem.field: problem.message}, 422
     except NabatError as exc:
         path = str(exc.details[0].get("field", "")) if exc.details else ""
         assert parsed is not None
-        field, lines = _where(path, parsed)
-        errors = {field: refusal(visitor, exc, lines)[1]}
-        return await _form(
-            visitor, state, session, values=form, errors=errors, rule=rule, status=exc.status_code
-        )
-    await session.commit()
-    return RedirectResponse("/rules", status_code=303)
+        field, lines = place_of(path, parsed)
+        errors, status = {field: refusal(visitor, exc, lines)[1]}, exc.status_code
+    else:
+        await session.commit()
+        return RedirectResponse("/rules", status_code=303)
+    return await _form(
+        visitor, state, session, values=form, errors=errors, rule=rule, status=status
+    )
 
 
 async def _rule(visitor: Visitor, state: AppState, session: AsyncSession, rule_id: int) -> Rule:
@@ -283,7 +155,9 @@ async def rule_page(
     """One rule: its form for those who may change it, else its details."""
     row = await _rule(visitor, state, session, rule_id)
     if visitor.can(Scope.ROUTING_WRITE):
-        return await _form(visitor, state, session, values=_values(row), errors={}, rule=row)
+        return await _form(
+            visitor, state, session, values=rule_form_values(row), errors={}, rule=row
+        )
     channels, templates = await _choices(state, session, row.project_id)
     return page(
         visitor,

@@ -249,16 +249,24 @@ async def template_page(
     if visitor.can(Scope.ROUTING_WRITE):
         return await _form(visitor, values=_values(row), errors={}, template=row)
     assert visitor.principal is not None
-    request = PreviewRequest(template_id=row.id)
     service = TemplateService(session, state.clock)
-    preview = await service.preview(row.project_id, request, visitor.principal.user_id)
+    rendered: Rendered | None = None
+    errors: dict[str, str] = {}
+    try:
+        request = PreviewRequest(template_id=row.id)
+        rendered = (
+            await service.preview(row.project_id, request, visitor.principal.user_id)
+        ).rendered
+    except NabatError as exc:
+        # Saved before a stricter check came in: show why instead of failing the page.
+        errors = _error(visitor, exc)
     return page(
         visitor,
         "message_templates/detail.html",
         section="templates",
         saved=row,
-        preview=preview.rendered,
-        errors={},
+        preview=rendered,
+        errors=errors,
     )
 
 
