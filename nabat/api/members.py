@@ -9,8 +9,6 @@ from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from nabat.api.deps import CurrentPrincipal, SessionDep, StateDep
-from nabat.errors import ValidationFailed
-from nabat.models.account import Role
 from nabat.models.invitation import Invitation
 from nabat.schemas.auth import MemberOut, MemberSet
 from nabat.schemas.channels import DeletedOut
@@ -32,16 +30,6 @@ def _member_out(member: members.Member) -> MemberOut:
         email=member.email,
         role=member.role.value,
     )
-
-
-def _parse_role(value: str) -> Role:
-    try:
-        return Role(value.lower())
-    except ValueError:
-        raise ValidationFailed(
-            "role: must be one of owner, admin, member, viewer",
-            details=[{"field": "role", "message": "must be one of owner, admin, member, viewer"}],
-        ) from None
 
 
 def _members_changed(state: AppState) -> None:
@@ -72,7 +60,7 @@ async def set_member(
     The 202 answer is the same whether or not an account answers to ``user``. Instance
     administrators add an existing user directly (200).
     """
-    role = _parse_role(body.role)
+    role = members.parse_role(body.role)
     outcome = await members.set_role(session, state.clock, caller, body.user, role)
     await session.commit()
     if isinstance(outcome, Invitation):

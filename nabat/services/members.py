@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.clock import Clock
 from nabat.db.ids import as_id
-from nabat.errors import Conflict, ErrorCode, Forbidden, NotFound
+from nabat.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
 from nabat.models.account import Membership, Role, User
 from nabat.models.invitation import Invitation
 from nabat.services import accounts, invitations
@@ -37,6 +37,20 @@ class Member:
     username: str
     email: str
     role: Role
+
+
+def parse_role(value: str) -> Role:
+    """The role named ``value`` (any case).
+
+    Raises :class:`ValidationFailed` naming ``role`` for anything but a role's name.
+    """
+    try:
+        return Role(value.lower())
+    except ValueError:
+        message = "must be one of owner, admin, member, viewer"
+        raise ValidationFailed(
+            f"role: {message}", details=[{"field": "role", "message": message}]
+        ) from None
 
 
 def _effective_role(user: User, stored: str) -> Role:

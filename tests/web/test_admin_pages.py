@@ -233,6 +233,24 @@ async def test_the_last_owner_is_kept_with_a_sentence_on_the_page(
     assert "Not accepted: " in refused.text
 
 
+async def test_an_admin_changing_an_owner_reads_why_not_and_keeps_the_name_typed(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await add_user(client, admin_headers, "olga", "owner")
+    await add_user(client, admin_headers, "anna", "admin")
+    await console_login(client, username="anna", password=PASSWORD, language="ru")
+    refused = await post_form(client, "/members", "/members", {"user": "olga", "role": "viewer"})
+    assert refused.status_code == 403
+    assert "text/html" in refused.headers["content-type"]
+    assert "Не принято: " in refused.text
+    assert "only a project owner may change" in refused.text
+    assert 'id="invite-user" name="user" value="olga"' in refused.text
+    assert '<option value="viewer" selected>' in refused.text
+    assert_translated(refused.text)
+    members = (await client.get("/api/v1/members", headers=admin_headers)).json()
+    assert {m["username"]: m["role"] for m in members}["olga"] == "owner"
+
+
 async def test_an_invitation_says_the_same_for_a_known_and_an_unknown_name(
     client: httpx.AsyncClient, admin_headers: dict[str, str], app: FastAPI
 ) -> None:

@@ -72,13 +72,6 @@ async def members_page(
     return await _members_page(visitor, session, state, done=done)
 
 
-def _role(form: Mapping[str, str]) -> Role | None:
-    try:
-        return Role(form.get("role", ""))
-    except ValueError:
-        return None
-
-
 async def _refused(
     visitor: Visitor,
     session: SessionDep,
@@ -99,16 +92,15 @@ async def _set_role(
     visitor: Visitor, form: FormDep, state: StateDep, session: SessionDep
 ) -> Response:
     principal = visitor.require(Scope.MEMBERS_MANAGE)
-    role = _role(form)
-    if role is None:
-        errors = {"role": visitor.t("members.pick_role")}
-        return await _members_page(visitor, session, state, typed=form, errors=errors, status=422)
     try:
+        role = members.parse_role(form.get("role", ""))
         outcome = await members.set_role(
             session, state.clock, principal, form.get("user", ""), role
         )
     except NabatError as exc:
-        return await _refused(visitor, session, state, exc, form, ("user", "role"))
+        # A refusal of a role change in the list names no field of the invitation form.
+        fields = ("user", "role") if form.get("form") == "invite" else ()
+        return await _refused(visitor, session, state, exc, form, fields)
     await session.commit()
     if isinstance(outcome, Invitation):
         # The same answer whether or not an account answers to the name.
