@@ -234,3 +234,13 @@ async def test_a_wrong_method_is_405_with_every_allowed_one(
         answer = await client.request(method, path, headers=admin_headers)
         expect_error(answer, 405, "METHOD_NOT_ALLOWED")
         assert (method, path, answer.headers["allow"]) == (method, path, allowed)
+
+
+async def test_a_console_form_with_a_control_character_gets_a_page_not_json(
+    client: httpx.AsyncClient,
+) -> None:
+    answer = await client.post("/login", data={"username": "ad\u0000min", "password": "x"})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "«username»" in answer.text
+    assert "“username”" in answer.text

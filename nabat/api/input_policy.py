@@ -15,6 +15,7 @@ regular-expression search and nothing else.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -136,6 +137,9 @@ class InputPolicyMiddleware:
             await self.app(scope, receive, send)
             return
         field, what = problem
+        if not scope["path"].startswith("/api/"):
+            await _refuse_page(send, field)
+            return
         await _refuse(
             send,
             422,
@@ -156,6 +160,32 @@ def _replay(first: Message, receive: Receive) -> Receive:
         return first
 
     return replay
+
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>422</title>
+<link rel="stylesheet" href="/static/console.css"></head><body><main><section class="card">
+<p class="error" lang="ru">Поле «{field}» содержит управляющий символ. Уберите его и отправьте
+форму снова (табуляция и переводы строк допустимы).</p>
+<p class="error" lang="en">The field “{field}” holds a control character. Remove it and send the
+form again (tabs and line breaks are fine).</p>
+<p><a href="/">Nabat</a></p></section></main></body></html>"""
+
+
+async def _refuse_page(send: Send, field: str) -> None:
+    # A console form: a person reads the answer, in either language (the policy runs
+    # before the console knows the visitor's).
+    payload = _PAGE.format(field=html.escape(field)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 422,
+            "headers": [
+                (b"content-type", b"text/html; charset=utf-8"),
+                (b"content-length", str(len(payload)).encode("ascii")),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 async def _refuse(
