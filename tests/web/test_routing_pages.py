@@ -10,9 +10,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from markupsafe import escape
 
+from tests.conftest import ADMIN_PASSWORD
 from tests.test_isolation import PASSWORD, add_user, create_channel
+from tests.web.browser import chromium, served
 from tests.web.support import assert_translated, console_login, csrf_of, post_form
 
 RULES = "/api/v1/rules"
@@ -400,3 +403,30 @@ async def test_every_page_is_complete_in_both_languages(
         client, "/templates/new", "/templates/preview", {"channel_kind": "chat", "text": "x"}
     )
     assert_translated(preview.text)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_the_template_preview_follows_typing_in_a_browser(app: FastAPI) -> None:
+    async with served(app) as base, chromium() as browser:
+        context = await browser.new_context(locale="en", viewport={"width": 1280, "height": 900})
+        page = await context.new_page()
+        await page.goto(f"{base}/login?next=/templates/new")
+        await page.locator("#login-username").fill("admin")
+        await page.locator("#login-password").fill(ADMIN_PASSWORD)
+        await page.locator("form[action='/login'] button[type=submit]").click()
+        await page.wait_for_url(f"{base}/templates/new")
+        # No Preview pressed: the page's script posts the form (with its CSRF token) as
+        # one types, and shows what comes back.
+        await page.locator("#sample").fill("message = Disk full")
+        await page.locator("#text").fill("Typed: {{ event.message }}")
+        preview = page.locator("#preview .preview-text")
+        await preview.wait_for()
+        await page.wait_for_function(
+            "document.querySelector('#preview .preview-text').textContent.includes('Typed')"
+        )
+        assert await preview.inner_text() == "Typed: Disk full"
+        await page.locator("#text").fill("Broken {{ event.message }")
+        alert = page.locator("#preview .notice.bad")
+        await alert.wait_for()
+        assert "line 1" in await alert.inner_text()
+        await context.close()
