@@ -4,6 +4,7 @@ panel and the actions, driven over HTTP as a person in a browser would."""
 from __future__ import annotations
 
 import html
+import itertools
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from nabat.channels.registry import channel_type, channel_types, config_model
 from nabat.services.channels import ChannelService
 from nabat.state import AppState
+from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, FakeSmtpServer
 from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.test_isolation import PASSWORD, add_user
 from tests.web.support import assert_translated, console_login, csrf_of, post_form
@@ -118,7 +120,41 @@ async def test_a_webhook_channel_made_through_the_form_is_what_the_api_lists(
     assert "not used yet" in row
 
 
-async def test_a_bad_url_is_shown_next_to_the_url_field_and_the_name_is_kept(
+async def test_an_email_channel_from_its_form_mails_its_recipients_and_says_so_in_russian(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    await console_login(client, language="ru")
+    async with FakeSmtpServer(users={SMTP_USER: SMTP_PASSWORD}, auth_over_plain=True) as smtp:
+        fields = {
+            "type": "EMAIL",
+            "name": "Почта",
+            "enabled": "on",
+            "config.smtpHost": smtp.host,
+            "config.smtpPort": str(smtp.port),
+            "config.encryption": "none",
+            "config.auth": "true",
+            "config.useTls": "",
+            "config.username": SMTP_USER,
+            "config.password": SMTP_PASSWORD,
+            "config.fromEmail": "alerts@example.org",
+            "config.to": "ops@example.org\n\n  duty@example.org  ",
+            "config.timeout": "5",
+        }
+        made = await post_form(client, "/channels/new?type=EMAIL", "/channels/new", fields)
+        assert made.status_code == 303, made.text
+        [channel] = (await client.get(CHANNELS, headers=admin_headers)).json()
+        assert channel["configuration"]["to"] == ["ops@example.org", "duty@example.org"]
+        assert channel["configuration"]["auth"] is True
+        assert "useTls" not in channel["configuration"]
+        page = f"/channels/{channel['id']}"
+        tested = await post_form(client, page, f"{page}/test", {"subject": "Проверка"})
+        assert "Тестовое письмо успешно отправлено" in tested.text
+        [mail] = smtp.received
+        assert sorted(mail.rcpt_tos) == ["duty@example.org", "ops@example.org"]
+        assert mail.message()["Subject"] == "Проверка"
+
+
+async def test_a_bad_url_or_headers_line_is_shown_next_to_its_field_and_the_name_is_kept(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     await console_login(client, language="ru")
@@ -141,22 +177,17 @@ async def test_a_bad_url_is_shown_next_to_the_url_field_and_the_name_is_kept(
     after_url = near(answer.text, 'id="field-url"').split('id="field-method"')[0]
     assert "Не принято: must be an absolute http:// or https:// URL with a host" in after_url
     assert "Канал не сохранён" in answer.text
-    assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
-
-
-async def test_a_line_that_is_not_name_colon_value_is_shown_next_to_the_headers(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
-) -> None:
-    await console_login(client)
+    # A headers line that is not "Name: value" is caught before the service is asked.
     answer = await post_form(
         client,
         "/channels/new?type=WEBHOOK",
         "/channels/new",
-        {"type": "WEBHOOK", "name": "h", "config.url": receiver.url, "config.headers": "oops"},
+        {"type": "WEBHOOK", "name": "h", "config.url": "http://x.test/", "config.headers": "oops"},
     )
     assert answer.status_code == 422
     after = near(answer.text, 'id="field-headers"').split('id="field-timeout"')[0]
     assert "line 1: write each entry as Name: value" in after
+    assert '>oops</textarea>' in after
     assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
 
 
@@ -219,29 +250,31 @@ async def test_moving_the_url_without_the_secret_is_refused_next_to_the_secret(
     assert stored["configuration"]["url"] == receiver.url
 
 
-@pytest.mark.parametrize("language", ["ru", "en"])
 async def test_the_test_panel_shows_the_success_sentence_in_the_consoles_language(
-    client: httpx.AsyncClient,
-    admin_headers: dict[str, str],
-    receiver: WebhookReceiver,
-    language: str,
+    client: httpx.AsyncClient, admin_headers: dict[str, str], receiver: WebhookReceiver
 ) -> None:
     channel = await api_channel(client, admin_headers, {"url": receiver.url})
-    await console_login(client, language=language)
-    answer = await post_form(
-        client,
-        f"/channels/{channel}",
-        f"/channels/{channel}/test",
-        {"recipient": "", "subject": "Hello", "message": "From the console"},
-    )
-    assert answer.status_code == 200
-    assert_translated(answer.text)
+    await console_login(client, language="ru")
     kind = channel_type("WEBHOOK")
     assert kind is not None
-    assert html.escape(kind.test_sent.said(language)) in answer.text
-    [got] = receiver.received
-    assert got.json()["message"] == "From the console"
-    assert "From the console" in answer.text  # the panel keeps what was typed
+    for language in ("ru", "en"):
+        client.cookies.set("nabat_lang", language)
+        answer = await post_form(
+            client,
+            f"/channels/{channel}",
+            f"/channels/{channel}/test",
+            {"recipient": "", "subject": "Hello", "message": f"From the console ({language})"},
+        )
+        assert answer.status_code == 200
+        assert_translated(answer.text)
+        notice = re.search(r'class="notice" role="status">([^<]+)<', answer.text)
+        assert notice is not None
+        assert html.unescape(notice.group(1)) == kind.test_sent.said(language)
+        assert f"From the console ({language})" in answer.text  # the panel keeps it
+    assert [got.json()["message"] for got in receiver.received] == [
+        "From the console (ru)",
+        "From the console (en)",
+    ]
 
 
 async def test_the_test_panel_shows_the_providers_reason(
@@ -340,13 +373,13 @@ async def test_a_post_without_the_csrf_token_is_refused(
     ] == [channel]
 
 
-@pytest.mark.parametrize("language", ["en", "ru"])
 async def test_every_registered_type_gets_a_form_with_a_labelled_input_per_key(
-    client: httpx.AsyncClient, language: str
+    client: httpx.AsyncClient,
 ) -> None:
-    await console_login(client, language=language)
+    await console_login(client)
     picker = await client.get("/channels/new")
-    for type_name in channel_types():
+    for language, type_name in itertools.product(("en", "ru"), channel_types()):
+        client.cookies.set("nabat_lang", language)
         assert f'<option value="{type_name}">' in picker.text
         answer = await client.get(f"/channels/new?type={type_name}")
         assert answer.status_code == 200, type_name

@@ -1,5 +1,6 @@
-"""Channels: the list with each channel's state, and the create and edit forms generated
-from each type's configuration model (:mod:`nabat.web.forms`)."""
+"""Channels: the list with each channel's state and the edit form generated from the
+type's configuration model (:mod:`nabat.web.forms`); the helpers the other channel pages
+share."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def _when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _wording(visitor: Visitor) -> dict[str, Any]:
+def wording(visitor: Visitor) -> dict[str, Any]:
     language = visitor.language
     return {
         "when": _when,
@@ -160,7 +161,7 @@ def edit_page(
         saved=saved,
         can_write=visitor.can(Scope.CHANNELS_WRITE),
         can_test=visitor.can(Scope.CHANNELS_TEST),
-        **_wording(visitor),
+        **wording(visitor),
     )
 
 
@@ -182,69 +183,8 @@ async def channel_list(
         deleted=deleted,
         types=channel_types(),
         can_write=visitor.can(Scope.CHANNELS_WRITE),
-        **_wording(visitor),
+        **wording(visitor),
     )
-
-
-def _new_page(visitor: Visitor, type_name: str, draft: Draft, status: int = 200) -> Response:
-    return page(
-        visitor,
-        "channels/new.html",
-        section="channels",
-        status=status,
-        type_name=type_name,
-        draft=draft,
-        fields=fields_of(type_name),
-        **_wording(visitor),
-    )
-
-
-@router.get("/channels/new")
-async def new_channel(visitor: SignedIn, type: str | None = None) -> Response:
-    """Pick a type (from the registry), then its generated form."""
-    visitor.require(Scope.CHANNELS_WRITE)
-    if type not in channel_types():
-        return page(
-            visitor,
-            "channels/pick.html",
-            section="channels",
-            types=channel_types(),
-            unknown=type,
-            **_wording(visitor),
-        )
-    assert type is not None
-    return _new_page(visitor, type, Draft(config=shown(fields_of(type), None)))
-
-
-@router.post("/channels/new")
-async def create_channel(
-    visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
-) -> Response:
-    """Create the channel from its form; on errors the form again, as typed."""
-    principal = visitor.require(Scope.CHANNELS_WRITE)
-    type_name = form.get("type", "")
-    if type_name not in channel_types():
-        raise Refused("error.not_found", 404)
-    fields = fields_of(type_name)
-    configuration, config = posted(fields, form, stored=None)
-    draft = failed_draft(form, config)
-    if not config.errors:
-        try:
-            view = await service(state, session).create(
-                principal.project_id,
-                name=draft.name,
-                type_name=type_name,
-                configuration=configuration,
-                enabled=draft.enabled,
-                is_default=draft.is_default,
-            )
-        except NabatError as exc:
-            await session.rollback()
-            draft.general = place_errors(config, exc, fields)
-        else:
-            await session.commit()
-            return RedirectResponse(f"/channels/{view.row.id}?saved=1", status_code=303)
-    return _new_page(visitor, type_name, draft, status=422)
 
 
 @router.get("/channels/{channel_id:int}")
