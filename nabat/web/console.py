@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from nabat.services import invitations
 from nabat.web import pages
 from nabat.web.render import page
 from nabat.web.session import Refused, SignInRequired, visitor_of
@@ -23,7 +24,13 @@ async def _sign_in(request: Request, exc: Exception) -> Response:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    visitor = await visitor_of(request, request.app.state.nabat)
+    state = request.app.state.nabat
+    visitor = await visitor_of(request, state)
+    if exc.key == "error.no_project" and visitor.user is not None:
+        # Signed in but in no project yet: what they can do is answer an invitation.
+        async with state.sessions() as session:
+            offers = await invitations.offers_to(session, state.clock, visitor.user.id)
+        return page(visitor, "welcome.html", offers=offers)
     return page(visitor, "refused.html", status=exc.status, message=visitor.t(exc.key))
 
 

@@ -81,8 +81,10 @@ class Visitor:
 
     def require(self, scope: Scope) -> Principal:
         """The visitor's principal, or :class:`Refused` when ``scope`` is not theirs."""
-        if self.principal is None:
+        if self.user is None:
             raise SignInRequired
+        if self.principal is None:
+            raise Refused("error.no_project", status=200)
         if scope not in self.principal.scopes:
             raise Refused("error.forbidden")
         return self.principal
@@ -103,7 +105,10 @@ class Visitor:
 
 async def _signed_in(
     state: AppState, token: str, wanted_project: str | None
-) -> tuple[User, Principal, list[tuple[Project, Role]], Project] | None:
+) -> tuple[User, Principal | None, list[tuple[Project, Role]], Project | None] | None:
+    """The user behind a session token, their principal and project (``None`` for a user
+    in no project yet: they may still sign in, to answer their invitations), or ``None``
+    for a token that no longer stands for an active user."""
     claims = read_token(state.keys.jwt_key, token)
     if claims is None:
         return None
@@ -117,7 +122,7 @@ async def _signed_in(
     try:
         principal = await caller_of(state, token, chosen)
     except NabatError:
-        return None
+        return user, None, projects, None
     by_id = {p.id: p for p, _ in projects}
     project = by_id.get(principal.project_id)
     if project is None:
@@ -147,8 +152,11 @@ async def visitor_of(request: Request, state: StateDep) -> Visitor:
             nonce=fresh,
         )
     user, principal, projects, project = found
-    async with state.sessions() as session:
-        project_language = (await message_settings(session, [project.id]))[project.id].language
+    project_language = None
+    if project is not None:
+        async with state.sessions() as session:
+            settings = await message_settings(session, [project.id])
+            project_language = settings[project.id].language
     return Visitor(
         language=choose_language(chosen_language, accept, project_language),
         csrf=csrf_token(state.keys.jwt_key, token),
