@@ -154,6 +154,7 @@ async def send_test_message(
             subject=request.subject,
         ),
         sender=state.senders[view.row.type],
+        commit=session.commit,
         user_id=caller.user_id,
     )
     if result.failure is not None:

@@ -6,12 +6,14 @@ and the providers' rate limits apply; the form's subject and message win over th
 template's.
 The unit of work has three steps, so no database connection is held while the provider
 answers: :func:`queue_test` (commit), :func:`run_test`, :func:`record_test` (commit).
-:func:`send_test` is the whole flow, shared by the API route and the console; it commits
-between the steps because the provider must not be waited for inside a transaction.
+:func:`send_test` is the whole flow, shared by the API route and the console; it calls
+the commit its caller hands it between the steps, because the provider must not be
+waited for inside a transaction.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -256,10 +258,12 @@ async def send_test(
     request: TestRequest,
     sender: Sender[Any],
     user_id: int | None,
+    commit: Callable[[], Awaitable[None]],
     language: str | None = None,
 ) -> TestResult:
-    """Queue, attempt and record one test send of ``view``'s channel, committing after
-    queueing and after recording (never while the provider is waited for).
+    """Queue, attempt and record one test send of ``view``'s channel, calling the
+    caller's ``commit`` after queueing and after recording (never while the provider is
+    waited for): two units of work, both the caller's.
 
     Returns the recorded result; a refused test carries its :class:`TestSendFailed` in
     ``failure`` (worded in ``language``, else the project's) for the caller to raise or
@@ -277,9 +281,9 @@ async def send_test(
             user_email=user.email if user else None,
             lease=lease,
         )
-        await session.commit()
+        await commit()
     attempted = await run_test(queued, sender=sender, limits=parts.limits)
     async with parts.gate:
         result = await record_test(session, queued, attempted, clock=parts.clock, language=language)
-        await session.commit()
+        await commit()
     return result

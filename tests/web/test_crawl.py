@@ -4,6 +4,7 @@ wording, and every input of every form has a label."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from urllib.parse import urljoin, urlsplit
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from nabat.channels.registry import channel_types
 from tests.fakes.webhook import WebhookReceiver
 from tests.support.delivery import deliver, webhook_channel
 from tests.test_isolation import PASSWORD, add_user
@@ -57,11 +59,12 @@ class _Page(HTMLParser):
         return [what for ident, what in self.inputs if ident is None or ident not in self.labelled]
 
 
-async def _crawl(client: httpx.AsyncClient) -> dict[str, list[str]]:
-    """Visit every page reachable from ``/``; the problems found on each."""
+async def _crawl(client: httpx.AsyncClient, *starts: str) -> dict[str, list[str]]:
+    """Visit every page reachable from ``/`` (and ``starts``: pages reached by a form,
+    not a link); the problems found on each."""
     problems: dict[str, list[str]] = {}
     seen: set[str] = set()
-    queue = ["/"]
+    queue = ["/", *starts]
     while queue:
         path = queue.pop(0)
         if path in seen:
@@ -103,6 +106,18 @@ async def _with_records(
     )
     assert sent.status_code == 200, sent.text
     await deliver(app)
+    channel = (await client.get("/api/v1/notifications/channels", headers=headers)).json()[0]
+    rule = {"name": "database down", "actions": [{"channelId": channel["id"]}]}
+    ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    silence = {"matchers": [{"name": "env", "value": "prod"}], "endsAt": ends, "comment": "c"}
+    template = {"channelKind": "chat", "type": "service.down", "text": "{{ event.message }}"}
+    for path, body in (
+        ("/api/v1/rules", rule),
+        ("/api/v1/silences", silence),
+        ("/api/v1/templates", template),
+    ):
+        made = await client.post(path, json=body, headers=headers)
+        assert made.status_code == 201, made.text
 
 
 @pytest.mark.parametrize("language", ["ru", "en"])
@@ -122,4 +137,6 @@ async def test_every_page_answers_translated_and_labelled(
                 await console_login(browser, language=language)
             else:
                 await console_login(browser, username, password, language=language)
-            assert await _crawl(browser) == {}, username
+            # The new-channel form of every registered type (reached by picking a type).
+            forms = [f"/channels/new?type={name}" for name in channel_types()]
+            assert await _crawl(browser, *(forms if password is None else [])) == {}, username

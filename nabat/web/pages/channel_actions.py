@@ -52,6 +52,7 @@ async def test_channel(
                 subject=panel.subject.strip() or None,
             ),
             sender=state.senders[head.type],
+            commit=session.commit,
             user_id=principal.user_id,
             language=visitor.language,
         )
