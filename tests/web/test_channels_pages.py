@@ -187,7 +187,7 @@ async def test_a_bad_url_or_headers_line_is_shown_next_to_its_field_and_the_name
     assert answer.status_code == 422
     after = near(answer.text, 'id="field-headers"').split('id="field-timeout"')[0]
     assert "line 1: write each entry as Name: value" in after
-    assert '>oops</textarea>' in after
+    assert ">oops</textarea>" in after
     assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
 
 
