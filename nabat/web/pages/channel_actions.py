@@ -3,6 +3,8 @@ and deleting it."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
@@ -26,13 +28,16 @@ from nabat.web.session import FormDep, SignedIn
 
 router = APIRouter(include_in_schema=False)
 
+# What the Test form shows again after the redirect, as typed.
+TYPED = ("recipient", "subject", "message")
+
 
 @router.post("/channels/{channel_id:int}/test")
 async def test_channel(
     channel_id: int, visitor: SignedIn, form: FormDep, state: StateDep, session: SessionDep
 ) -> Response:
-    """Send a test message now; the edit page again with the success sentence or the
-    provider's reason, in the console's language."""
+    """Send a test message now, then show the channel's page with the success sentence or
+    the provider's reason (a refusal before sending: the page at once, form kept)."""
     principal = visitor.require(Scope.CHANNELS_TEST)
     view = await load(state, session, principal.project_id, channel_id)
     head, draft = head_of(view), draft_of(view, fields_of(view.row.type))
@@ -60,10 +65,11 @@ async def test_channel(
         await session.rollback()
         panel.failed = visitor.t("channels.test.refused", message=exc.message)
     else:
-        if result.failure is None:
-            panel.ok = result.message
-        else:
-            panel.failed = result.failure.message
+        # Post/redirect/get: the outcome is read back from the test delivery, so a reload
+        # or a language switch shows it again instead of sending another test.
+        typed = {k: v for k, v in vars(panel).items() if k in TYPED and v}
+        query = urlencode({"tested": result.delivery_id, **typed})
+        return RedirectResponse(f"/channels/{channel_id}?{query}#test", status_code=303)
     health = await channel_health(session, channel_id, now=state.clock.now())
     return edit_page(visitor, head, draft, health=health, test=panel)
 

@@ -14,8 +14,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import SessionDep, StateDep
-from nabat.channels.registry import channel_types, config_model
+from nabat.channels.registry import channel_type, channel_types, config_model
 from nabat.errors import NabatError
+from nabat.models.delivery import DeliveryKind, DeliveryStatus
+from nabat.services import deliveries as record
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
 from nabat.services.deliveries import channel_status as channel_health
@@ -194,13 +196,41 @@ async def edit_channel(
     state: StateDep,
     session: SessionDep,
     saved: bool = False,
+    tested: int | None = None,
+    recipient: str = "",
+    subject: str = "",
+    message: str = "",
 ) -> Response:
-    """A channel's form, its health, the Test panel and its actions."""
+    """A channel's form, its health, the Test panel and its actions; ``tested`` names a
+    test delivery of this channel whose outcome the Test panel says, beside the Test
+    form's fields as they were typed."""
     principal = visitor.require(Scope.CHANNELS_READ)
     view = await load(state, session, principal.project_id, channel_id)
     health = await channel_health(session, channel_id, now=state.clock.now())
     draft = draft_of(view, fields_of(view.row.type))
-    return edit_page(visitor, head_of(view), draft, health=health, saved=saved)
+    panel = TestPanel(recipient=recipient, subject=subject, message=message)
+    if tested is not None:
+        await said_outcome(session, visitor, view, tested, panel)
+    return edit_page(visitor, head_of(view), draft, health=health, saved=saved, test=panel)
+
+
+async def said_outcome(
+    session: AsyncSession, visitor: Visitor, view: ChannelView, delivery_id: int, panel: TestPanel
+) -> None:
+    """Word the outcome of test delivery ``delivery_id`` into ``panel``, in the visitor's
+    language (so it reads right after a reload or a language switch too). Anything but a
+    test of this channel says nothing."""
+    try:
+        delivery, _ = await record.get_delivery(session, view.row.project_id, delivery_id)
+    except NabatError:
+        return
+    kind = channel_type(view.row.type)
+    if delivery.channel_id != view.row.id or delivery.kind != DeliveryKind.TEST or kind is None:
+        return
+    if delivery.status == DeliveryStatus.SENT:
+        panel.ok = kind.test_sent.said(visitor.language)
+    elif delivery.last_error:
+        panel.failed = kind.test_failed.said(visitor.language, reason=delivery.last_error)
 
 
 async def load(
