@@ -215,3 +215,8 @@ async def ensure_first_admin(
     )
     await set_membership(session, project_id=project.id, user_id=user.id, role=Role.OWNER)
     return FirstAdmin(user=user, project=project, generated_password=generated)
+
+
+async def list_users(session: AsyncSession) -> list[User]:
+    """Every account of the instance, oldest first (for instance administrators)."""
+    return list(await session.scalars(select(User).order_by(User.id)))
