@@ -182,3 +182,24 @@ async def test_an_operator_sets_up_mail_and_watches_it_work(
         answer = await client.get(CHANNELS, headers={"Authorization": f"Bearer {key}"})
         assert answer.status_code == 200
         await context.close()
+
+
+PAGES = ["/", "/deliveries", "/events", "/channels", "/channels/new?type=EMAIL", "/settings"]
+
+
+async def test_the_main_pages_fit_a_phone_and_a_laptop_screen(app: FastAPI) -> None:
+    async with served(app) as base, chromium() as browser:
+        for width in (390, 1280):
+            context = await browser.new_context(
+                locale="ru", viewport={"width": width, "height": 800}
+            )
+            page = await context.new_page()
+            await _log_in(page, base)
+            for path in PAGES:
+                await page.goto(base + path)
+                # Wide tables scroll inside their own box; the page itself never does.
+                overflow = await page.evaluate(
+                    "document.documentElement.scrollWidth - window.innerWidth"
+                )
+                assert (path, width, overflow) == (path, width, 0)
+            await context.close()
