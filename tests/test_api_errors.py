@@ -327,11 +327,13 @@ async def test_an_id_out_of_range_is_channel_not_found(
         expect_error(response, 404, "CHANNEL_NOT_FOUND")
 
 
-async def test_a_non_numeric_id_is_422(
+async def test_a_non_numeric_id_is_404_naming_it(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
+    # Nothing can be found under an id that is not a number (and "default" beside it
+    # is a path of its own).
     response = await client.get(f"{CHANNELS}/one", headers=admin_headers)
-    body = expect_error(response, 422, "VALIDATION_ERROR")
+    body = expect_error(response, 404, "NOT_FOUND")
     assert details_for(body, "channel_id")
 
 

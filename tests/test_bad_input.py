@@ -150,8 +150,8 @@ ROWS = {
     "channelIds in an event": Row(
         "POST", "/api/v1/events", "channelIds.0", {**EVENT, "channelIds": [2**40]}
     ),
-    "an integer beyond 64 bits anywhere": Row(
-        "POST", "/api/v1/events", "data.count", {**EVENT, "data": {"count": HUGE}}
+    "templateId in a preview": Row(
+        "POST", "/api/v1/templates/preview", "templateId", {"templateId": HUGE}
     ),
 }
 

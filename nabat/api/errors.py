@@ -113,7 +113,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         allowed = allowed_methods(request.app, request.url.path)
         headers["Allow"] = ", ".join(allowed)
-        message = f"this endpoint accepts {', '.join(allowed)}, not {request.method}; see /docs"
+        message = (
+            f"this endpoint accepts the methods {', '.join(allowed)}, not {request.method}; "
+            "see /docs"
+        )
     return error_response(exc.status_code, code, message, headers=headers or None)
 
 

@@ -4,10 +4,11 @@ Text anywhere in a request (JSON body keys and strings, form fields, query param
 the path) may not hold control characters other than tab and line breaks: PostgreSQL
 refuses NUL in text while SQLite stores it, so without this one check the same request
 would be a 500 on one database and stored on the other; and no name, message or label
-needs them. Integers in a JSON body must fit the 64-bit columns they are stored in.
+needs them. (Integers are bounded by the types of the fields that store them: free-form
+``data`` keeps any JSON number exactly.)
 
-Both are answered 422 naming the field as the client wrote it (``events[0].message``),
-so the client knows what to fix. The body is already buffered by
+A refusal is a 422 naming the field as the client wrote it (``events[0].message``), so
+the client knows what to fix. The body is already buffered by
 :class:`~nabat.api.body_limit.BodyLimitMiddleware` (which runs first); a cheap byte scan
 decides whether the body needs the field-by-field walk, so ordinary requests pay a
 regular-expression search and nothing else.
@@ -30,16 +31,13 @@ from nabat.errors import ErrorCode
 # C0 controls except tab, line feed and carriage return; DEL; C1 controls.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-# Anything in raw JSON bytes that may decode to a control character or a long integer:
-# the escapes \u0000-\u001f, \u007f-\u009f, \b and \f; raw DEL and raw C1 (UTF-8); and
-# runs of 19 digits. A match only means "walk the body"; the walk decides.
+# Anything in raw JSON bytes that may decode to a control character: the escapes
+# \u0000-\u001f, \u007f-\u009f, \b and \f, and raw DEL and C1 (UTF-8). A match only means
+# "walk the body"; the walk decides.
 _SUSPECT = re.compile(
-    rb"\\u00[01][0-9a-f]|\\u00[89][0-9a-f]|\\u007f|\\[bf]|\x7f|\xc2[\x80-\x9f]|[0-9]{19}",
+    rb"\\u00[01][0-9a-f]|\\u00[89][0-9a-f]|\\u007f|\\[bf]|\x7f|\xc2[\x80-\x9f]",
     re.IGNORECASE,
 )
-
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
 
 
 def control_character(text: str) -> str | None:
@@ -57,11 +55,6 @@ def _problem(value: Any, where: str) -> tuple[str, str] | None:
         code = control_character(value)
         if code is not None:
             return where or "body", _control_message(code)
-    elif isinstance(value, bool):
-        return None
-    elif isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            return where or "body", f"must be between {INT64_MIN} and {INT64_MAX}"
     elif isinstance(value, dict):
         for key, item in value.items():
             field = f"{where}.{key}" if where else str(key)
@@ -94,7 +87,8 @@ def body_problem(body: bytes, content_type: bytes) -> tuple[str, str] | None:
     if not body or _SUSPECT.search(body) is None:
         return None
     try:
-        # The standard library, not orjson: it reads integers of any size exactly.
+        # The standard library, not orjson: it reads integers of any size, as the
+        # routes do.
         decoded = json.loads(body)
     except (ValueError, RecursionError):
         return None

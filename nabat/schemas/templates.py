@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from nabat.schemas.base import ApiModel, StrictApiModel
+from nabat.schemas.inputs import RowId
 from nabat.services.templates import NAME_MAX, SOURCE_MAX, SUBJECT_SOURCE_MAX, TYPE_MAX
 
 _KIND = "email, chat (Telegram, Slack, Discord, bots, webhooks) or sms"
@@ -79,7 +80,7 @@ class PreviewIn(StrictApiModel):
     one (``text`` with optional ``subject`` and ``html``), or neither (the built-in
     default of ``type``)."""
 
-    template_id: int | None = None
+    template_id: RowId | None = None
     subject: str | None = Field(default=None, max_length=SUBJECT_SOURCE_MAX)
     text: str | None = Field(default=None, max_length=SOURCE_MAX)
     html: str | None = Field(default=None, max_length=SOURCE_MAX)

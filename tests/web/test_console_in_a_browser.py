@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from playwright.async_api import Page
 
@@ -16,10 +15,6 @@ from tests.web.browser import chromium, served
 
 CHANNELS = "/api/v1/notifications/channels"
 SEND = "/api/v1/notifications/send"
-
-# The pages' behaviour on both databases is the HTTP tests' job; the browser's is the
-# browser's, on one.
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 async def test_logging_in_and_out_in_russian_and_english(app: FastAPI) -> None:

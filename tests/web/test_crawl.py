@@ -18,9 +18,6 @@ from tests.support.delivery import deliver, webhook_channel
 from tests.test_isolation import PASSWORD, add_user
 from tests.web.support import console_login
 
-# The pages' behaviour on both databases is the other tests' job; the crawl runs on one.
-pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-
 # Where the crawl does not go: the API and its documents have tests of their own, and a
 # stream never ends.
 SKIPPED = ("/api/", "/docs", "/redoc", "/openapi.json", "/metrics")
