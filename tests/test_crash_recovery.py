@@ -29,8 +29,8 @@ from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.delivery import webhook_channel
 from tests.support.postgres import free_port
 
-TOTAL = 5_000
-KILLS = 6
+TOTAL = 3_000
+KILLS = 4
 # After a restart, every notification accepted so far must have arrived within this.
 ARRIVAL_DEADLINE = 10.0
 SINGLE_CLIENTS = 4
