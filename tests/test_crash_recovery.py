@@ -24,19 +24,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from nabat.db.engine import create_engine
 from nabat.models.delivery import Delivery, DeliveryStatus
 from nabat.models.event import Event
-from tests.conftest import SECRET_KEY, Backend, login
+from tests.conftest import ADMIN_PASSWORD, SECRET_KEY, Backend, login
 from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.delivery import webhook_channel
 from tests.support.postgres import free_port
 
-TOTAL = 3_000
-KILLS = 4
+TOTAL = 5_000
+KILLS = 6
 # After a restart, every notification accepted so far must have arrived within this.
 ARRIVAL_DEADLINE = 10.0
 SINGLE_CLIENTS = 4
 BATCH_CLIENTS = 2
 BATCH = 50
-PASSWORD = "crash-admin-pass"
 
 
 @dataclass
@@ -159,7 +158,7 @@ def _env(backend: Backend, tmp_path: Path, port: int) -> dict[str, str]:
         "NABAT_DATA_DIR": str(tmp_path / "data"),
         "NABAT_PORT": str(port),
         "NABAT_SECRET_KEY": SECRET_KEY,
-        "NABAT_ADMIN_PASSWORD": PASSWORD,
+        "NABAT_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "NABAT_OUTBOUND_ALLOW": "127.0.0.0/8",
         "NABAT_LOG_LEVEL": "WARNING",
     }
@@ -236,7 +235,7 @@ async def _crash_and_recover(backend: Backend, tmp_path: Path, *, with_worker: b
             for process in processes:
                 process.start()
             await _ready(http, serve, log_path)
-            headers = await login(http, "admin", PASSWORD)
+            headers = await login(http, "admin", ADMIN_PASSWORD)
             await webhook_channel(http, headers, receiver.url, isDefault=True)
             load = Load(f"http://127.0.0.1:{port}", headers)
 

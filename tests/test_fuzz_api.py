@@ -6,7 +6,7 @@ with the administrator's token and without any. Every answer must be a non-5xx, 
 status code documented for that operation, its body matching the documented schema, and
 its content type the documented one.
 
-Bounded: a fixed number of examples per operation (``NABAT_FUZZ_EXAMPLES``, default 4;
+Bounded: a fixed number of examples per operation (``NABAT_FUZZ_EXAMPLES``, default 6;
 without credentials a third of it, since nearly every answer is then the same 401)
 and a deterministic seed, so a CI run is repeatable; raise the number locally to dig.
 """
@@ -41,7 +41,7 @@ from nabat.settings import Settings
 from tests.conftest import ADMIN_PASSWORD, SECRET_KEY, run_sync
 from tests.support.postgres import PostgresServer
 
-EXAMPLES = int(os.environ.get("NABAT_FUZZ_EXAMPLES", "4"))
+EXAMPLES = int(os.environ.get("NABAT_FUZZ_EXAMPLES", "6"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

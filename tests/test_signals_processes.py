@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 
 from nabat.signals.postgres import asyncpg_dsn
-from tests.conftest import SECRET_KEY, login
+from tests.conftest import ADMIN_PASSWORD, SECRET_KEY, login
 from tests.fakes.webhook import WebhookReceiver, running_receiver
 from tests.support.delivery import webhook_channel
 from tests.support.postgres import PostgresServer, free_port
@@ -77,7 +77,7 @@ async def test_an_accepted_notification_reaches_the_sink_at_once_though_workers_
         "NABAT_SECRET_KEY": SECRET_KEY,
         "NABAT_DATA_DIR": str(tmp_path / "data"),
         "NABAT_PORT": str(port),
-        "NABAT_ADMIN_PASSWORD": "split-admin-pass",
+        "NABAT_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "NABAT_OUTBOUND_ALLOW": "127.0.0.0/8",
         "NABAT_POLL_SECONDS": POLL_SECONDS,
     }
@@ -91,7 +91,7 @@ async def test_an_accepted_notification_reaches_the_sink_at_once_though_workers_
                         break
                 except httpx.TransportError:
                     await asyncio.sleep(0.1)
-            headers = await login(http, "admin", "split-admin-pass")
+            headers = await login(http, "admin", ADMIN_PASSWORD)
             async for sink in running_receiver():
                 await webhook_channel(http, headers, sink.url, isDefault=True)
                 children += [_start("worker", env, log) for log in logs[1:]]
