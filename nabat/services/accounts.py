@@ -15,7 +15,7 @@ from nabat.db.ids import as_id
 from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, Project, Role, User
-from nabat.security.passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
+from nabat.security.passwords import MIN_PASSWORD_LENGTH, hash_password
 from nabat.services.routing_cache import CONTEXTS
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
@@ -143,15 +143,6 @@ async def find_user(session: AsyncSession, login: str, *, by_id: bool = True) ->
             (func.lower(User.username) == login.lower()) | (User.email == login.lower())
         )
     )
-
-
-async def authenticate(session: AsyncSession, login: str, password: str) -> User | None:
-    """Return the active user whose username or e-mail and password match, else ``None``."""
-    user = await find_user(session, login, by_id=False) if login.strip() else None
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.is_active:
-        return None
-    return user
 
 
 async def memberships_of(session: AsyncSession, user_id: int) -> list[tuple[Project, Role]]:
