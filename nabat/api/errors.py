@@ -62,7 +62,8 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _nabat_error(_request: Request, exc: Exception) -> JSONResponse:
+async def nabat_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A domain error in the one JSON error shape, with its status and headers."""
     assert isinstance(exc, NabatError)
     return error_response(exc.status_code, exc.code, exc.message, exc.details, exc.headers)
 
@@ -174,7 +175,7 @@ class UnexpectedErrorMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     """Route every kind of failure to the one error shape (call before adding other
     middleware: the catch-all must be the innermost)."""
-    app.add_exception_handler(NabatError, _nabat_error)
+    app.add_exception_handler(NabatError, nabat_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(PoolTimeout, _pool_exhausted)

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from nabat.api.errors import nabat_error
+from nabat.errors import NotFound
 from nabat.services import invitations
 from nabat.web import pages
 from nabat.web.render import page
@@ -34,6 +36,14 @@ async def _refused(request: Request, exc: Exception) -> Response:
     return page(visitor, "refused.html", status=exc.status, message=visitor.t(exc.key))
 
 
+async def _not_found(request: Request, exc: Exception) -> Response:
+    # A service's NotFound is the API's JSON 404 under /api/, and the console's page
+    # anywhere else: pages let it propagate instead of each translating it.
+    if request.url.path.startswith("/api/"):
+        return await nabat_error(request, exc)
+    return await _refused(request, Refused("error.not_found", 404))
+
+
 def install_console(app: FastAPI) -> None:
     """Serve the console at ``/`` beside the API."""
     app.mount("/static", StaticFiles(packages=[("nabat.web", "static")]), name="static")
@@ -43,3 +53,4 @@ def install_console(app: FastAPI) -> None:
         app.include_router(module.router)
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(Refused, _refused)
+    app.add_exception_handler(NotFound, _not_found)

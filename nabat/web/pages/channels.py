@@ -25,7 +25,7 @@ from nabat.state import AppState
 from nabat.web.forms import FormField, FormState, form_fields, place_errors, posted, shown
 from nabat.web.i18n import catalogue
 from nabat.web.render import page
-from nabat.web.session import FormDep, Refused, SignedIn, Visitor
+from nabat.web.session import FormDep, SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -236,11 +236,8 @@ async def said_outcome(
 async def load(
     state: AppState, session: AsyncSession, project_id: int, channel_id: int
 ) -> ChannelView:
-    """The channel of the project, or the console's not-found page."""
-    try:
-        return await service(state, session).get(project_id, channel_id)
-    except NabatError:
-        raise Refused("error.not_found", 404) from None
+    """The channel of the project; a NotFound shows the console's not-found page."""
+    return await service(state, session).get(project_id, channel_id)
 
 
 @router.post("/channels/{channel_id:int}")

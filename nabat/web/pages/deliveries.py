@@ -182,10 +182,7 @@ async def _detail(
     error: str | None = None,
 ) -> Response:
     principal = visitor.require(Scope.DELIVERIES_READ)
-    try:
-        delivery, attempts = await record.get_delivery(session, principal.project_id, delivery_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    delivery, attempts = await record.get_delivery(session, principal.project_id, delivery_id)
     names = await channel_names(session, principal.project_id)
     return page(
         visitor,

@@ -12,13 +12,12 @@ from fastapi.responses import Response
 
 from nabat.api.deps import SessionDep
 from nabat.catalogue import SEVERITIES
-from nabat.errors import NotFound
 from nabat.services import events as record
 from nabat.services.access import Scope
 from nabat.services.notification_types import list_types
 from nabat.web.pages.deliveries import Row, channel_names, parse_moment, render_row, shown_time
 from nabat.web.render import page
-from nabat.web.session import Refused, SignedIn
+from nabat.web.session import SignedIn
 
 router = APIRouter(include_in_schema=False)
 
@@ -75,10 +74,7 @@ async def events_page(request: Request, visitor: SignedIn, session: SessionDep) 
 async def event_page(event_id: int, visitor: SignedIn, session: SessionDep) -> Response:
     """One event: what it said, its notes, and every delivery it made (and why not)."""
     principal = visitor.require(Scope.EVENTS_READ)
-    try:
-        event, deliveries = await record.get_event(session, principal.project_id, event_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    event, deliveries = await record.get_event(session, principal.project_id, event_id)
     names = await channel_names(session, principal.project_id)
     return page(
         visitor,

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import SessionDep, StateDep
 from nabat.catalogue import SEVERITIES
-from nabat.errors import NabatError, NotFound
+from nabat.errors import NabatError
 from nabat.models.routing import Rule
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelService
@@ -29,7 +29,7 @@ from nabat.web.rule_form import (
     read_rule_form,
     rule_form_values,
 )
-from nabat.web.session import FormDep, Refused, SignedIn, Visitor
+from nabat.web.session import FormDep, SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -109,10 +109,7 @@ async def _attempt(
 
 async def _rule(visitor: Visitor, state: AppState, session: AsyncSession, rule_id: int) -> Rule:
     principal = visitor.require(Scope.ROUTING_READ)
-    try:
-        return await RuleService(session, state.clock).get(principal.project_id, rule_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    return await RuleService(session, state.clock).get(principal.project_id, rule_id)
 
 
 @router.get("/rules")
@@ -184,9 +181,6 @@ async def delete_rule(
 ) -> Response:
     """Delete a rule (the form asks first)."""
     principal = visitor.require(Scope.ROUTING_WRITE)
-    try:
-        await RuleService(session, state.clock).delete(principal.project_id, rule_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    await RuleService(session, state.clock).delete(principal.project_id, rule_id)
     await session.commit()
     return RedirectResponse("/rules", status_code=303)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import RedirectResponse, Response
 
 from nabat.api.deps import SessionDep, StateDep
-from nabat.errors import NabatError, NotFound
+from nabat.errors import NabatError
 from nabat.models.routing import Silence
 from nabat.services.access import Scope
 from nabat.services.silences import (
@@ -27,7 +27,7 @@ from nabat.services.silences import (
     state_of,
 )
 from nabat.web.render import page
-from nabat.web.session import FormDep, Refused, SignedIn, Visitor
+from nabat.web.session import FormDep, SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -195,10 +195,7 @@ async def _attempt(
 
 async def _silence(visitor: Visitor, state: StateDep, session: SessionDep, ref: int) -> Silence:
     principal = visitor.require(Scope.ROUTING_READ)
-    try:
-        return await SilenceService(session, state.clock).get(principal.project_id, ref)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    return await SilenceService(session, state.clock).get(principal.project_id, ref)
 
 
 @router.get("/silences")
@@ -280,9 +277,6 @@ async def expire_silence(
 ) -> Response:
     """End a silence now (its record stays, as the API's DELETE does)."""
     principal = visitor.require(Scope.SILENCES_WRITE)
-    try:
-        await SilenceService(session, state.clock).expire(principal.project_id, silence_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    await SilenceService(session, state.clock).expire(principal.project_id, silence_id)
     await session.commit()
     return RedirectResponse("/silences", status_code=303)

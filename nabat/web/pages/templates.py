@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import SessionDep, StateDep
 from nabat.catalogue import CATALOGUE, LANGUAGES
-from nabat.errors import Conflict, NabatError, NotFound
+from nabat.errors import Conflict, NabatError
 from nabat.models.template import Template
 from nabat.services.access import Scope
 from nabat.services.templates import (
@@ -30,7 +30,7 @@ from nabat.state import AppState
 from nabat.templating import KINDS, Rendered, default_template
 from nabat.web.pages.silences import FormProblem, refusal
 from nabat.web.render import page
-from nabat.web.session import FormDep, Refused, SignedIn, Visitor
+from nabat.web.session import FormDep, SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
 
@@ -121,10 +121,7 @@ async def _template(
     visitor: Visitor, state: AppState, session: AsyncSession, template_id: int
 ) -> Template:
     principal = visitor.require(Scope.ROUTING_READ)
-    try:
-        return await TemplateService(session, state.clock).get(principal.project_id, template_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    return await TemplateService(session, state.clock).get(principal.project_id, template_id)
 
 
 async def _save(
@@ -284,9 +281,6 @@ async def delete_template(
 ) -> Response:
     """Delete a template (the form asks first); its messages get the default wording."""
     principal = visitor.require(Scope.ROUTING_WRITE)
-    try:
-        await TemplateService(session, state.clock).delete(principal.project_id, template_id)
-    except NotFound:
-        raise Refused("error.not_found", 404) from None
+    await TemplateService(session, state.clock).delete(principal.project_id, template_id)
     await session.commit()
     return RedirectResponse("/templates", status_code=303)
