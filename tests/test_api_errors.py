@@ -7,10 +7,10 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import insert, select
 
@@ -20,6 +20,7 @@ from nabat.settings import Settings
 from nabat.state import AppState
 from tests.conftest import ADMIN_PASSWORD
 from tests.support.errors import expect_error
+from tests.support.serving import served
 
 CHANNELS = "/api/v1/notifications/channels"
 SLACK_SECRET_URL = "https://hooks.slack.com/services/T0001/B0001/very-secret-token"
@@ -407,16 +408,8 @@ async def test_a_500_keeps_the_kept_alive_connection_usable(app: FastAPI) -> Non
     # A real server and one connection: the request after a 500 must get its answer on
     # the same connection, not a reset (a client retrying on the connection would fail).
     channel_id = await insert_raw_channel(app, "gAAAAAB-garbage-not-a-fernet-token")
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async with served(app) as base:
+        reader, writer = await asyncio.open_connection("127.0.0.1", urlsplit(base).port)
         token = (
             await _raw_request(
                 reader,
@@ -436,9 +429,6 @@ async def test_a_500_keeps_the_kept_alive_connection_usable(app: FastAPI) -> Non
         status, _, _ = await _raw_request(reader, writer, "GET", CHANNELS + "/default", token=token)
         assert status == 404
         writer.close()
-    finally:
-        server.should_exit = True
-        await serving
 
 
 async def _raw_request(

@@ -16,7 +16,8 @@ from nabat.app import create_app
 from nabat.settings import Settings
 from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.delivery import deliver, webhook_channel
-from tests.web.browser import chromium, served
+from tests.support.serving import served
+from tests.web.browser import chromium
 
 PASSWORD = "screenshots-admin-password"
 PAGES = {

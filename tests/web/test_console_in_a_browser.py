@@ -11,7 +11,8 @@ from playwright.async_api import Page
 from tests.conftest import ADMIN_PASSWORD
 from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, FakeSmtpServer
 from tests.support.delivery import deliver
-from tests.web.browser import chromium, served
+from tests.support.serving import served
+from tests.web.browser import chromium
 
 CHANNELS = "/api/v1/notifications/channels"
 SEND = "/api/v1/notifications/send"

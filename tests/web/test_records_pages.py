@@ -19,8 +19,9 @@ from nabat.settings import Settings
 from tests.conftest import ADMIN_PASSWORD, login
 from tests.fakes.webhook import Scripted, WebhookReceiver
 from tests.support.delivery import deliver, webhook_channel
+from tests.support.serving import served
 from tests.test_isolation import PASSWORD, add_user
-from tests.web.browser import chromium, served
+from tests.web.browser import chromium
 from tests.web.support import assert_translated, console_login, csrf_of, post_form
 
 SEND = "/api/v1/notifications/send"

@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from markupsafe import escape
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.serving import served
 from tests.test_isolation import PASSWORD, add_user, create_channel
-from tests.web.browser import chromium, served
+from tests.web.browser import chromium
 from tests.web.support import assert_translated, console_login, csrf_of, post_form
 
 RULES = "/api/v1/rules"
