@@ -35,7 +35,7 @@ class Template(Base):
 
 
 class ProjectSettings(Base):
-    """A project's message language and seed 003's mail settings."""
+    """A project's message language, seed 003's mail settings and its mail connection."""
 
     __tablename__ = "project_settings"
 
@@ -48,4 +48,9 @@ class ProjectSettings(Base):
     reply_to: Mapped[str | None] = mapped_column(String(320), nullable=True)
     signature: Mapped[str | None] = mapped_column(Text, nullable=True)
     allow_unregistered_recipients: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The project's outgoing-mail connection (seed 003: SMTP or EWS); deleting the channel
+    # leaves the project without one.
+    mail_channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="SET NULL"), nullable=True
+    )
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
