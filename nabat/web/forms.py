@@ -12,6 +12,13 @@ gets its form without console code. How each schema shape becomes an input:
   written; a list of strings (recipients) → a textarea with one item per line;
 - any other object or list → a textarea holding JSON.
 
+A field whose schema carries ``"x-shown-when": {"oauth2": true}`` (pydantic
+``json_schema_extra``) applies only while the named boolean field of the same form
+(written as clients write it) has that value: the console's script hides and disables it
+otherwise, without the script it is shown with a hint saying when it applies, and a
+posted form leaves out every field that does not apply (a new channel gets the model's
+default for it, an edited one keeps what is stored).
+
 Values travel as the strings typed: the models accept ``"587"`` for 587, so the model, not
 the form, says what is wrong, and its message is shown next to the field.
 """
@@ -19,7 +26,8 @@ the form, says what is wrong, and its message is shown next to the field.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -29,6 +37,7 @@ from nabat.channels.base import MASK
 from nabat.errors import NabatError
 
 PREFIX = "config."
+SHOWN_WHEN = "x-shown-when"
 
 
 class Kind(StrEnum):
@@ -45,8 +54,23 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A field applies only while the boolean field ``key`` is ``value``."""
+
+    key: str
+    value: bool
+
+    def holds(self, values: Mapping[str, str]) -> bool:
+        """Whether it holds for the form's values as typed (``"true"`` / ``"false"``; an
+        unset nullable boolean decides nothing, so the field is kept)."""
+        typed = values.get(self.key, "")
+        return typed == "" or (typed == "true") == self.value
+
+
+@dataclass(frozen=True)
 class FormField:
-    """One configuration key as a form input."""
+    """One configuration key as a form input; ``shown_when`` lists the conditions that
+    must all hold for it to apply."""
 
     key: str
     kind: Kind
@@ -59,6 +83,7 @@ class FormField:
     minimum: float | None = None
     maximum: float | None = None
     email: bool = False
+    shown_when: tuple[Condition, ...] = ()
 
     @property
     def name(self) -> str:
@@ -76,6 +101,15 @@ class FormField:
         if self.default is None or self.default in ({}, [], ""):
             return None
         return as_text(self, self.default)
+
+    @property
+    def shown_when_json(self) -> str:
+        """The conditions as the console's script reads them: ``{"oauth2": true}``."""
+        return json.dumps({c.key: c.value for c in self.shown_when})
+
+    def applies(self, values: Mapping[str, str]) -> bool:
+        """Whether the field applies to a form holding ``values`` (as typed, by key)."""
+        return all(condition.holds(values) for condition in self.shown_when)
 
 
 def _resolve(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
@@ -132,14 +166,46 @@ def _field(key: str, node: dict[str, Any], required: bool, defs: dict[str, Any])
     return FormField(kind=Kind.JSON, **common)
 
 
+def _switch(spec: FormField) -> bool:
+    return spec.kind == Kind.CHECKBOX or (
+        spec.kind == Kind.CHOICE and spec.choices == ("true", "false")
+    )
+
+
+def _conditions(
+    model: type[BaseModel], key: str, node: dict[str, Any], switches: set[str]
+) -> tuple[Condition, ...]:
+    raw = node.get(SHOWN_WHEN)
+    if raw is None:
+        return ()
+    # A mistake here is the type author's; saying so at once beats a form that never hides.
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"{model.__name__}.{key}: {SHOWN_WHEN} must map boolean fields to values")
+    conditions = []
+    for name, value in raw.items():
+        if name not in switches or not isinstance(value, bool):
+            raise ValueError(
+                f"{model.__name__}.{key}: {SHOWN_WHEN} names {name!r}={value!r}; it must name "
+                "a boolean field of the same model (camelCase) and true or false"
+            )
+        conditions.append(Condition(name, value))
+    return tuple(conditions)
+
+
 def form_fields(model: type[BaseModel]) -> list[FormField]:
-    """The inputs of ``model``'s form, in the model's order, camelCase keys."""
+    """The inputs of ``model``'s form, in the model's order, camelCase keys.
+
+    Raises ``ValueError`` for an ``x-shown-when`` that names no boolean field of the model.
+    """
     schema = model.model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     defs = schema.get("$defs", {})
+    properties: dict[str, dict[str, Any]] = schema.get("properties", {})
+    fields = [_field(key, node, key in required, defs) for key, node in properties.items()]
+    switches = {spec.key for spec in fields if _switch(spec)}
     return [
-        _field(key, node, key in required, defs)
-        for key, node in schema.get("properties", {}).items()
+        replace(spec, shown_when=_conditions(model, spec.key, properties[spec.key], switches))
+        for spec in fields
     ]
 
 
@@ -169,6 +235,10 @@ class FormState:
     def error(self, key: str, message: str) -> None:
         """Note ``message`` against the field ``key``."""
         self.errors.setdefault(key, []).append(message)
+
+    def applies(self, spec: FormField) -> bool:
+        """Whether ``spec`` applies to this form as it stands."""
+        return spec.applies(self.values)
 
 
 def shown(fields: list[FormField], public: dict[str, Any] | None) -> FormState:
@@ -224,13 +294,25 @@ def posted(
     empty it stays as stored (sent as the mask, restored by the service), unless its
     "remove" box is ticked. Errors of reading (a bad JSON or ``Name: value`` line) are in
     the returned form state; the configuration then lacks those keys.
+
+    A field that does not apply (its ``x-shown-when`` fails for the switches as posted)
+    is left out whatever was typed in it: a new channel gets the model's default, an
+    edited one keeps what is stored. The script disables such inputs so they are not
+    posted; without it they are, and are ignored here the same way.
     """
     configuration: dict[str, Any] = {}
     state = FormState(stored=set(stored or ()))
+    # The typed values first: whether a field applies depends on switches after it too.
     for spec in fields:
         if spec.kind == Kind.CHECKBOX:
-            configuration[spec.key] = spec.name in form
             state.values[spec.key] = "true" if spec.name in form else "false"
+        elif spec.kind != Kind.SECRET:
+            state.values[spec.key] = form.get(spec.name, "")
+    for spec in fields:
+        if not spec.applies(state.values):
+            continue
+        if spec.kind == Kind.CHECKBOX:
+            configuration[spec.key] = spec.name in form
             continue
         text = form.get(spec.name, "")
         if spec.kind == Kind.SECRET:
@@ -241,7 +323,6 @@ def posted(
             elif spec.key in state.stored:
                 configuration[spec.key] = MASK
             continue
-        state.values[spec.key] = text
         if not text.strip():
             if stored is not None:
                 configuration[spec.key] = None
