@@ -29,6 +29,7 @@ EMPTY_MAIL = {
     "replyTo": None,
     "signature": None,
     "allowUnregisteredRecipients": False,
+    "mailChannelId": None,
 }
 FULL_MAIL = {
     "fromAddress": "alerts@example.org",
@@ -36,6 +37,7 @@ FULL_MAIL = {
     "replyTo": "support@example.org",
     "signature": "--\nNabat, the alarm bell",
     "allowUnregisteredRecipients": True,
+    "mailChannelId": None,
 }
 
 

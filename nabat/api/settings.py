@@ -25,6 +25,7 @@ def _mail_out(settings: MessageSettings) -> MailSettingsOut:
         reply_to=settings.reply_to,
         signature=settings.signature,
         allow_unregistered_recipients=settings.allow_unregistered_recipients,
+        mail_channel_id=settings.mail_channel_id,
     )
 
 
@@ -43,6 +44,7 @@ async def update_mail_settings(
 
     From address, sender name and Reply-To are all needed before mail goes out (a
     channel's own ``fromEmail``, ``fromName`` and ``replyTo`` stand in for them).
+    ``mailChannelId`` must name an enabled channel of the project that sends e-mail.
     """
     caller.require(Scope.ROUTING_WRITE)
     given = {name: getattr(body, name) for name in body.model_fields_set}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from nabat.schemas.base import ApiModel, StrictApiModel
+from nabat.schemas.inputs import RowId
 
 
 class MailSettingsOut(ApiModel):
@@ -17,6 +18,11 @@ class MailSettingsOut(ApiModel):
     allow_unregistered_recipients: bool = Field(
         description="Whether notifications may go to addresses that belong to no user."
     )
+    mail_channel_id: int | None = Field(
+        description="The mail connection: the channel (SMTP or Exchange) the project's mail "
+        "goes through; a notification sent with an e-mail channelType and no channelId "
+        "goes through it."
+    )
 
 
 class MailSettingsUpdate(StrictApiModel):
@@ -28,6 +34,10 @@ class MailSettingsUpdate(StrictApiModel):
     signature: str | None = Field(default=None, description="At most 2000 characters.")
     allow_unregistered_recipients: bool | None = Field(
         default=None, description="``null`` goes back to false."
+    )
+    mail_channel_id: RowId | None = Field(
+        default=None,
+        description="An enabled channel of this project that sends e-mail; ``null`` clears it.",
     )
 
 

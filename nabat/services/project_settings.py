@@ -1,5 +1,6 @@
 """A project's message settings: the language of default templates and seed 003's mail
-settings (From address, sender name, Reply-To, signature, unregistered recipients)."""
+settings (From address, sender name, Reply-To, signature, unregistered recipients, and
+the mail connection: the channel its mail goes through)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ValidationFailed
 from nabat.models.template import ProjectSettings
 from nabat.services.contacts import normalise_email
+from nabat.services.mail_connection import checked_connection
 from nabat.services.routing_cache import CONTEXTS
 
 DEFAULT_LANGUAGE = "ru"
@@ -47,6 +49,7 @@ class MessageSettings:
     reply_to: str | None
     signature: str | None
     allow_unregistered_recipients: bool
+    mail_channel_id: int | None = None
 
 
 DEFAULT_SETTINGS = MessageSettings(
@@ -69,6 +72,7 @@ class MailChanges:
     reply_to: str | Unset | None = UNSET
     signature: str | Unset | None = UNSET
     allow_unregistered_recipients: bool | Unset | None = UNSET
+    mail_channel_id: int | Unset | None = UNSET
 
 
 def invalid(field: str, message: str) -> ValidationFailed:
@@ -145,6 +149,7 @@ def _view(row: ProjectSettings | None) -> MessageSettings:
         reply_to=row.reply_to,
         signature=row.signature,
         allow_unregistered_recipients=row.allow_unregistered_recipients,
+        mail_channel_id=row.mail_channel_id,
     )
 
 
@@ -232,11 +237,17 @@ async def update_mail(
 
     Raises :class:`ValidationFailed` naming the first bad field, or every mandatory
     field (From, sender name, Reply-To) the update would leave empty beside one that is
-    set (seed 003); nothing is saved then.
+    set (seed 003), or a mail connection that is not an enabled e-mail channel of the
+    project; nothing is saved then.
     """
     row = await session.get(ProjectSettings, project_id)
     updated = _checked(changes, _view(row))
     _refuse_incomplete(updated)
+    if not isinstance(changes.mail_channel_id, Unset):
+        connection = changes.mail_channel_id
+        if connection is not None:
+            connection = await checked_connection(session, project_id, connection)
+        updated = replace(updated, mail_channel_id=connection)
     return await _save(session, clock, project_id, row, updated)
 
 
@@ -269,6 +280,7 @@ async def _save(
     row.reply_to = settings.reply_to
     row.signature = settings.signature
     row.allow_unregistered_recipients = settings.allow_unregistered_recipients
+    row.mail_channel_id = settings.mail_channel_id
     row.updated_at = clock.now()
     try:
         # Flushed here, not at the caller's commit, so that a racing first save is

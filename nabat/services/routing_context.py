@@ -45,6 +45,7 @@ class _Base:
     language: str
     allow_unregistered: bool
     member_refs: frozenset[str]
+    mail_channel_id: int | None
 
 
 async def _load_base(session: AsyncSession, project_id: int) -> _Base:
@@ -67,6 +68,7 @@ async def _load_base(session: AsyncSession, project_id: int) -> _Base:
         language=settings.language,
         allow_unregistered=settings.allow_unregistered_recipients,
         member_refs=frozenset(refs),
+        mail_channel_id=settings.mail_channel_id,
     )
 
 
@@ -76,6 +78,12 @@ async def known(
     """The project's notification types and channels (cached), to check events against."""
     base: _Base = await CONTEXTS.get(session, project_id, lambda: _load_base(session, project_id))
     return base.types, base.channels
+
+
+async def mail_connection_id(session: AsyncSession, project_id: int) -> int | None:
+    """The id of the project's mail connection (cached with its channels), if it has one."""
+    base: _Base = await CONTEXTS.get(session, project_id, lambda: _load_base(session, project_id))
+    return base.mail_channel_id
 
 
 async def load_context(session: AsyncSession, project_id: int, now: datetime) -> Context:

@@ -2,12 +2,12 @@
 
 A notification becomes an event of the type its status names (``DOWN`` →
 ``service.down``, …) and goes through the project's rules; ``channelId`` or
-``channelType`` still force one channel. Receivers get seed 002's payload unchanged.
+``channelType`` still force one channel (an e-mail ``channelType``: the project's mail
+connection, when it has one). Receivers get seed 002's payload unchanged.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,8 @@ from nabat.delivery.content import seed_payload
 from nabat.errors import ChannelDisabled, ErrorCode, NotFound, ValidationFailed
 from nabat.routing.plan import ChannelRef
 from nabat.services.event_input import EventInput
-from nabat.services.routing_context import known
+from nabat.services.mail_connection import mail_route, words_mail
+from nabat.services.routing_context import known, mail_connection_id
 
 STATUSES = tuple(STATUS_TYPES)
 
@@ -59,8 +60,15 @@ def _checked(notification: Notification, where: str) -> tuple[str, str]:
     return status, severity
 
 
-def _pick(channels: Iterable[ChannelRef], notification: Notification) -> ChannelRef | None:
-    """The channel a notification forces (by id or type), or None to route it."""
+def _pick(
+    channels: list[ChannelRef], notification: Notification, mail_channel_id: int | None
+) -> ChannelRef | None:
+    """The channel a notification forces (by id or type), or None to route it.
+
+    An e-mail type goes through the project's mail connection when it has one, whichever
+    e-mail type was named: the type says "by e-mail", the project says how its mail goes
+    out; ``channelId`` names any one channel.
+    """
     if notification.channel_id is not None:
         for channel in channels:
             if channel.id == notification.channel_id:
@@ -76,6 +84,9 @@ def _pick(channels: Iterable[ChannelRef], notification: Notification) -> Channel
         )
     if notification.channel_type is not None:
         wanted = notification.channel_type.strip().upper()
+        connection = mail_route(channels, mail_channel_id) if words_mail(wanted) else None
+        if connection is not None:
+            return connection
         typed = [c for c in channels if c.type == wanted and c.enabled]
         typed.sort(key=lambda c: (not c.is_default, c.id))
         if typed:
@@ -130,13 +141,15 @@ async def notification_events(
     notification is kept with a ``NO_ROUTE`` note.
     """
     _, known_channels = await known(session, project_id)
+    mail_channel_id = await mail_connection_id(session, project_id)
     channels = sorted(known_channels.values(), key=lambda c: c.id)
     many = len(notifications) > 1
     items = []
     for index, notification in enumerate(notifications):
         where = f"notifications[{index}]." if many else ""
         status, severity = _checked(notification, where)
-        items.append(_event(notification, status, severity, _pick(channels, notification), now))
+        forced = _pick(channels, notification, mail_channel_id)
+        items.append(_event(notification, status, severity, forced, now))
     return items
 
 
