@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=3600.0, gt=0)
     health_failure_threshold: int = Field(default=3, ge=1)
+    circuit_failure_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Transient failures in a row after which a channel's circuit opens.",
+    )
+    circuit_open_seconds: float = Field(
+        default=30.0, gt=0, description="How long a circuit first stays open; doubles each time."
+    )
+    circuit_open_cap_seconds: float = Field(
+        default=1800.0, gt=0, description="The longest a circuit stays open before a trial."
+    )
     smtp_pool_size: int = Field(default=8, ge=1, le=100)
     dedup_window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 90)

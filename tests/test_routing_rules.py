@@ -234,8 +234,8 @@ def test_a_normalised_match_normalises_to_itself() -> None:
 
 def test_actions_are_stored_with_every_key() -> None:
     assert normalise_actions([{"channelId": 3}, {"channelId": 4, "recipients": "alice"}]) == [
-        {"channelId": 3, "recipients": [], "templateId": None},
-        {"channelId": 4, "recipients": ["alice"], "templateId": None},
+        {"channelId": 3, "recipients": [], "templateId": None, "fallbackChannelIds": []},
+        {"channelId": 4, "recipients": ["alice"], "templateId": None, "fallbackChannelIds": []},
     ]
 
 

@@ -134,7 +134,12 @@ async def test_a_created_rule_is_answered_in_its_normalised_form(
         "source": [{"name": "source", "op": "=", "value": "uptime"}],
     }
     assert created["actions"] == [
-        {"channelId": channel, "recipients": ["alice"], "templateId": None}
+        {
+            "channelId": channel,
+            "recipients": ["alice"],
+            "templateId": None,
+            "fallbackChannelIds": [],
+        }
     ]
     assert created["throttle"] == {"repeatIntervalSeconds": 600, "groupBy": ["source"]}
     assert created["createdAt"] == created["updatedAt"]

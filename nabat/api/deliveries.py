@@ -160,6 +160,8 @@ def _out(delivery: Delivery) -> DeliveryOut:
         created_at=delivery.created_at,
         updated_at=delivery.updated_at,
         sent_at=delivery.sent_at,
+        hops=delivery.hops or [],
+        fallback=delivery.fallback or [],
     )
 
 
@@ -172,6 +174,7 @@ def _attempt(attempt: DeliveryAttempt) -> AttemptOut:
         status_code=attempt.status_code,
         failure_class=attempt.failure_class,
         reason=attempt.reason,
+        channel_id=attempt.channel_id,
     )
 
 

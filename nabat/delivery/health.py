@@ -7,7 +7,7 @@ the default channel, or another enabled channel that is not failing itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import BY_KEY
 from nabat.channels.registry import channel_type
+from nabat.delivery.circuit import (
+    CircuitPolicy,
+    after_failures,
+    after_success,
+    release_waiting,
+)
 from nabat.delivery.content import DeliveryContent
 from nabat.delivery.queue import NewDelivery
 from nabat.ids import ordered_id
@@ -37,13 +43,30 @@ class ChannelRun:
     trailing_failures: int = 0
     permanent: bool = False
     last_error: str | None = None
+    # Whether the last failure was worth retrying (the circuit breaker counts those).
+    transient: bool = False
+
+
+@dataclass
+class HealthChanges:
+    """What folding outcomes into health produced: notices to queue, and the projects
+    whose channels' circuits changed (their cached channel state is stale)."""
+
+    notices: list[NewDelivery] = field(default_factory=list)
+    circuits: set[int] = field(default_factory=set)
 
 
 async def update_health(
-    session: AsyncSession, runs: list[ChannelRun], *, now: datetime, threshold: int
-) -> list[NewDelivery]:
-    """Fold a batch's outcomes into channel health; returns the notices to queue."""
-    notices: list[NewDelivery] = []
+    session: AsyncSession,
+    runs: list[ChannelRun],
+    *,
+    now: datetime,
+    threshold: int,
+    circuit: CircuitPolicy,
+) -> HealthChanges:
+    """Fold a batch's outcomes into channel health and circuit breakers."""
+    changes = HealthChanges()
+    notices = changes.notices
     for run in runs:
         health = await session.get(ChannelHealth, run.channel_id)
         if health is None:
@@ -52,6 +75,9 @@ async def update_health(
         if run.had_success:
             health.consecutive_failures = 0
             health.last_success_at = now
+            if after_success(health):
+                changes.circuits.add(run.project_id)
+                await release_waiting(session, run.channel_id, now=now)
             if health.failing and not run.trailing_failures:
                 health.failing = False
                 health.failing_since = None
@@ -61,12 +87,14 @@ async def update_health(
         health.consecutive_failures += run.trailing_failures
         health.last_failure_at = now
         health.last_error = run.last_error
+        if after_failures(health, circuit, transient=run.transient, now=now):
+            changes.circuits.add(run.project_id)
         if not health.failing and (health.consecutive_failures >= threshold or run.permanent):
             health.failing = True
             health.failing_since = now
             await session.flush()
             notices += await _notice(session, run, recovered=False, now=now)
-    return notices
+    return changes
 
 
 async def _notice(

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from nabat.channels.contract import DeliveryError, FailureClass, Receipt
 from nabat.delivery.health import ChannelRun
-from nabat.delivery.queue import Claimed, Outcome
+from nabat.delivery.queue import Claimed, Hop, Outcome
 from nabat.models.delivery import DeliveryKind, DeliveryStatus
 
 
@@ -40,6 +40,7 @@ def sent(
         reason=reason,
         provider_id=receipt.provider_id,
         attempt_number=item.attempts + 1,
+        channel_id=item.channel_id,
     )
 
 
@@ -61,6 +62,7 @@ def failed(
         reason=error.reason,
         provider_id=None,
         attempt_number=number,
+        channel_id=item.channel_id,
     )
 
 
@@ -78,6 +80,7 @@ def dead(item: Claimed, now: datetime, failure_class: FailureClass, reason: str)
         reason=reason,
         provider_id=None,
         attempt_number=item.attempts + 1,
+        channel_id=item.channel_id,
     )
 
 
@@ -95,7 +98,34 @@ def released(item: Claimed, now: datetime, wait: float) -> Outcome:
         reason="rate limited before sending",
         provider_id=None,
         attempt_number=item.attempts,
+        channel_id=item.channel_id,
     )
+
+
+def hopped(item: Claimed, outcome: Outcome, now: datetime, *, per_hop: int) -> Outcome:
+    """``outcome`` (a dead end on this channel, attempted or not) turned into the move to
+    the next channel of the delivery's chain, which gets ``per_hop`` attempts of its own.
+
+    The hop left behind is kept with its reason; nothing already tried is tried again, so
+    a retry never sends the message twice through one chain.
+    """
+    assert item.fallback
+    left = {
+        "channelId": item.channel_id,
+        "channelType": item.channel_type,
+        "recipient": item.recipient,
+        "failureClass": outcome.failure_class,
+        "reason": outcome.reason,
+        "at": now.isoformat(),
+    }
+    used = item.attempts + (1 if outcome.attempted else 0)
+    hop = Hop(
+        to=item.fallback[0],
+        rest=item.fallback[1:],
+        history=[*(item.hops or []), left],
+        max_attempts=used + per_hop,
+    )
+    return replace(outcome, status=DeliveryStatus.QUEUED, next_attempt_at=now, hop=hop)
 
 
 def channel_runs(batch: list[Done]) -> list[ChannelRun]:
@@ -113,12 +143,15 @@ def channel_runs(batch: list[Done]) -> list[ChannelRun]:
         if outcome.status is DeliveryStatus.SENT:
             runs[item.channel_id] = ChannelRun(item.project_id, item.channel_id, had_success=True)
         else:
+            ended = outcome.status is DeliveryStatus.DEAD or outcome.hop is not None
             runs[item.channel_id] = ChannelRun(
                 item.project_id,
                 item.channel_id,
                 had_success=run.had_success,
                 trailing_failures=run.trailing_failures + 1,
-                permanent=run.permanent or outcome.status is DeliveryStatus.DEAD,
+                permanent=run.permanent or ended,
                 last_error=outcome.reason,
+                transient=outcome.failure_class is not None
+                and FailureClass(outcome.failure_class).transient,
             )
     return list(runs.values())

@@ -48,6 +48,8 @@ class NewDelivery:
     suppressed_by: str | None = None
     reason: str | None = None
     silence_id: int | None = None
+    # The fallback chain's next hops, in order ({channelId, channelType, recipient}).
+    fallback: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,7 @@ async def enqueue(
             "kind": item.kind,
             "recipient": item.recipient,
             "content": item.content,
+            "fallback": item.fallback or None,
             "status": DeliveryStatus.SUPPRESSED.value if item.suppressed_by else status.value,
             "attempts": 0,
             "max_attempts": max_attempts,
@@ -116,6 +119,7 @@ async def enqueue(
             attempts=0,
             max_attempts=max_attempts,
             suppressed=item.suppressed_by is not None,
+            fallback=item.fallback or None,
         )
         for row_id, row, item in zip(ids, rows, items, strict=True)
     ]
@@ -136,6 +140,8 @@ class Claimed:
     attempts: int
     max_attempts: int
     suppressed: bool = False
+    fallback: list[dict[str, Any]] | None = None
+    hops: list[dict[str, Any]] | None = None
 
 
 def _due(now: datetime, worker: str, dead_after: timedelta) -> Any:
@@ -215,17 +221,46 @@ async def claim(
             Delivery.content,
             Delivery.attempts,
             Delivery.max_attempts,
+            Delivery.fallback,
+            Delivery.hops,
         )
         .execution_options(synchronize_session=False)
     )
     rows = (await session.execute(statement)).all()
     await session.commit()
-    return [Claimed(*row) for row in rows]
+    return [
+        Claimed(
+            id=row.id,
+            public_id=row.public_id,
+            project_id=row.project_id,
+            channel_id=row.channel_id,
+            channel_type=row.channel_type,
+            kind=row.kind,
+            recipient=row.recipient,
+            content=row.content,
+            attempts=row.attempts,
+            max_attempts=row.max_attempts,
+            fallback=row.fallback,
+            hops=row.hops,
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Hop:
+    """A delivery moving on to the next channel of its fallback chain."""
+
+    to: dict[str, Any]
+    rest: list[dict[str, Any]]
+    history: list[dict[str, Any]]
+    max_attempts: int
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """How one attempt (or a decision not to attempt) ended."""
+    """How one attempt (or a decision not to attempt) ended; with ``hop``, the delivery
+    is queued again over the next channel of its chain."""
 
     delivery_id: int
     status: DeliveryStatus
@@ -238,6 +273,8 @@ class Outcome:
     reason: str
     provider_id: str | None
     attempt_number: int
+    channel_id: int | None = None
+    hop: Hop | None = None
 
 
 async def settle(
@@ -265,6 +302,37 @@ async def settle(
     if not mine:
         return owned
     table = cast(Table, Delivery.__table__)
+    hopping = [o for o in mine if o.hop is not None]
+    if hopping:
+        await _hop(session, table, hopping, worker=worker, now=now)
+    staying = [o for o in mine if o.hop is None]
+    if staying:
+        await _record(session, table, staying, worker=worker, now=now)
+    attempts = [
+        {
+            "delivery_id": o.delivery_id,
+            "number": o.attempt_number,
+            "started_at": o.started_at,
+            "duration_ms": o.duration_ms,
+            "outcome": "sent" if o.status is DeliveryStatus.SENT else "failed",
+            "status_code": o.status_code,
+            "failure_class": o.failure_class,
+            "reason": o.reason,
+            "worker": worker,
+            "channel_id": o.channel_id,
+        }
+        for o in mine
+        if o.attempted
+    ]
+    if attempts:
+        # Core insert: the ORM's bulk path costs several times more per row here.
+        await session.execute(insert(cast(Table, DeliveryAttempt.__table__)), attempts)
+    return owned
+
+
+async def _record(
+    session: AsyncSession, table: Table, mine: list[Outcome], *, worker: str, now: datetime
+) -> None:
     await session.execute(
         update(table)
         .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker)
@@ -296,25 +364,51 @@ async def settle(
             for o in mine
         ],
     )
-    attempts = [
-        {
-            "delivery_id": o.delivery_id,
-            "number": o.attempt_number,
-            "started_at": o.started_at,
-            "duration_ms": o.duration_ms,
-            "outcome": "sent" if o.status is DeliveryStatus.SENT else "failed",
-            "status_code": o.status_code,
-            "failure_class": o.failure_class,
-            "reason": o.reason,
-            "worker": worker,
-        }
-        for o in mine
-        if o.attempted
-    ]
-    if attempts:
-        # Core insert: the ORM's bulk path costs several times more per row here.
-        await session.execute(insert(cast(Table, DeliveryAttempt.__table__)), attempts)
-    return owned
+
+
+async def _hop(
+    session: AsyncSession, table: Table, mine: list[Outcome], *, worker: str, now: datetime
+) -> None:
+    """Queue deliveries again, at once, over the next channel of their chains; the hop
+    left behind goes into ``hops`` with its reason."""
+    await session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), table.c.lease_owner == worker)
+        .values(
+            status=DeliveryStatus.QUEUED.value,
+            channel_id=bindparam("b_channel"),
+            channel_type=bindparam("b_type"),
+            recipient=bindparam("b_recipient"),
+            fallback=bindparam("b_rest"),
+            hops=bindparam("b_hops"),
+            attempts=table.c.attempts + bindparam("b_inc"),
+            max_attempts=bindparam("b_max"),
+            next_attempt_at=now,
+            lease_owner=None,
+            lease_until=None,
+            last_failure_class=bindparam("b_class"),
+            last_error=bindparam("b_error"),
+            last_status_code=bindparam("b_code"),
+            updated_at=now,
+        ),
+        [
+            {
+                "b_id": o.delivery_id,
+                "b_channel": o.hop.to["channelId"],
+                "b_type": o.hop.to["channelType"],
+                "b_recipient": o.hop.to.get("recipient"),
+                "b_rest": o.hop.rest or None,
+                "b_hops": o.hop.history,
+                "b_inc": 1 if o.attempted else 0,
+                "b_max": o.hop.max_attempts,
+                "b_class": o.failure_class,
+                "b_error": o.reason,
+                "b_code": o.status_code,
+            }
+            for o in mine
+            if o.hop is not None
+        ],
+    )
 
 
 async def release(session: AsyncSession, ids: list[int], *, worker: str, at: datetime) -> None:

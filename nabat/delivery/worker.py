@@ -8,7 +8,7 @@ import os
 import random
 import socket
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -23,9 +23,10 @@ from nabat.clock import Clock
 from nabat.db.gate import WriteGate
 from nabat.delivery.attempt import attempt
 from nabat.delivery.backoff import retry_delay
+from nabat.delivery.circuit import CircuitPolicy, passage
 from nabat.delivery.health import update_health
 from nabat.delivery.metrics import Metrics
-from nabat.delivery.outcomes import Done, channel_runs, dead, failed, released, sent
+from nabat.delivery.outcomes import Done, channel_runs, dead, failed, hopped, released, sent
 from nabat.delivery.queue import (
     Claimed,
     Lease,
@@ -40,6 +41,7 @@ from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.render import Wording, load_wording
 from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.channel import Channel
+from nabat.models.delivery import ChannelHealth, CircuitState, DeliveryStatus
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.services.routing_cache import CONTEXTS, ProjectCache
@@ -64,6 +66,9 @@ class ChannelInfo:
     type: str
     enabled: bool
     config: ChannelConfig
+    # The circuit breaker as last read: closed, or open until ``retry_at``.
+    circuit: str = CircuitState.CLOSED.value
+    retry_at: datetime | None = None
 
 
 class Worker(BackgroundLoop):
@@ -113,6 +118,11 @@ class Worker(BackgroundLoop):
         self._adopting: set[asyncio.Task[None]] = set()
         self._pending_adoption = 0
         self._running = False
+        self._circuit = CircuitPolicy(
+            threshold=settings.circuit_failure_threshold,
+            open_seconds=settings.circuit_open_seconds,
+            cap_seconds=settings.circuit_open_cap_seconds,
+        )
 
     def can_adopt(self, count: int) -> bool:
         """Whether this running worker can take ``count`` more deliveries in memory."""
@@ -235,14 +245,26 @@ class Worker(BackgroundLoop):
         return found
 
     async def _load_channels(self, session: AsyncSession, project: int) -> dict[int, ChannelInfo]:
-        rows = await session.scalars(select(Channel).where(Channel.project_id == project))
+        rows = await session.execute(
+            select(Channel, ChannelHealth.circuit, ChannelHealth.circuit_retry_at)
+            .outerjoin(ChannelHealth, ChannelHealth.channel_id == Channel.id)
+            .where(Channel.project_id == project)
+        )
         found: dict[int, ChannelInfo] = {}
-        for row in rows:
+        for row, circuit, retry_at in rows:
             model = config_model(row.type)
             if model is None:
                 continue
             config = model.model_validate(self._box.decrypt_json(row.config_sealed))
-            found[row.id] = ChannelInfo(row.id, row.name, row.type, row.enabled, config)
+            found[row.id] = ChannelInfo(
+                row.id,
+                row.name,
+                row.type,
+                row.enabled,
+                config,
+                circuit or CircuitState.CLOSED.value,
+                retry_at,
+            )
         return found
 
     async def _deliver(
@@ -250,19 +272,25 @@ class Worker(BackgroundLoop):
     ) -> None:
         started = self._clock.now()
         if channel is None:
-            self._finish(item, dead(item, started, FailureClass.CONFIG, "the channel was deleted"))
+            self._dead_end(
+                item, dead(item, started, FailureClass.CONFIG, "the channel was deleted")
+            )
             return
         if not channel.enabled:
             reason = (
                 f"channel {channel.id} ({channel.name}) is disabled; enable it and retry "
                 "the delivery"
             )
-            self._finish(item, dead(item, started, FailureClass.CONFIG, reason))
+            self._dead_end(item, dead(item, started, FailureClass.CONFIG, reason))
             return
         sender = self._senders.get(channel.type)
         if sender is None:
             reason = f"no sender for channel type {channel.type}"
-            self._finish(item, dead(item, started, FailureClass.INTERNAL, reason))
+            self._dead_end(item, dead(item, started, FailureClass.INTERNAL, reason))
+            return
+        if channel.circuit != CircuitState.CLOSED.value and not await self._may_pass(
+            item, channel, started
+        ):
             return
         result = await attempt(
             item,
@@ -280,7 +308,45 @@ class Worker(BackgroundLoop):
         if result.sent:
             failure = error.failure_class if error else None
             self._metrics.attempt(channel.type, outcome.status.value, result.seconds, failure)
+        if outcome.status is DeliveryStatus.DEAD:
+            self._dead_end(item, outcome)
+            return
         self._finish(item, outcome, error.config_update if error else None)
+
+    async def _may_pass(self, item: Claimed, channel: ChannelInfo, now: datetime) -> bool:
+        """Whether a delivery over a channel whose circuit was open when last read may be
+        attempted now (the circuit closed since, or this is its trial); if not, the
+        delivery goes on to its chain's next channel, or waits for the trial."""
+        async with self._sessions() as session, self._gate:
+            through = await passage(session, channel.id, now=now)
+            await session.commit()
+        if through.gate != "wait":
+            return True
+        until = through.until or now
+        reason = (
+            f"channel {channel.id} ({channel.name}) is paused after repeated failures "
+            f"(circuit open) until {until.isoformat()}"
+        )
+        if item.fallback:
+            outcome = released(item, now, 0.0)
+            self._finish(
+                item, hopped(item, replace(outcome, reason=reason), now, per_hop=self._hop_attempts)
+            )
+        else:
+            wait = max((until - now).total_seconds(), 0.0)
+            self._finish(item, replace(released(item, now, wait), reason=reason))
+        return False
+
+    def _dead_end(self, item: Claimed, outcome: Outcome) -> None:
+        """A delivery that cannot go over this channel: on to the next of its chain, or
+        dead when it has none."""
+        if item.fallback:
+            outcome = hopped(item, outcome, self._clock.now(), per_hop=self._hop_attempts)
+        self._finish(item, outcome)
+
+    @property
+    def _hop_attempts(self) -> int:
+        return self._settings.max_attempts
 
     def _outcome(
         self,
@@ -353,9 +419,14 @@ class Worker(BackgroundLoop):
                     session, [d.outcome for d in batch], worker=self.owner, now=now
                 )
                 runs = channel_runs([d for d in batch if d.outcome.delivery_id in owned])
-                notices = await update_health(
-                    session, runs, now=now, threshold=self._settings.health_failure_threshold
+                changes = await update_health(
+                    session,
+                    runs,
+                    now=now,
+                    threshold=self._settings.health_failure_threshold,
+                    circuit=self._circuit,
                 )
+                notices = changes.notices
                 if notices:
                     await enqueue(
                         session, notices, now=now, max_attempts=self._settings.max_attempts
@@ -367,10 +438,12 @@ class Worker(BackgroundLoop):
             self._done[:0] = batch
             self._done_ready.set()
             raise
+        for project in changes.circuits:
+            self._channel_cache.forget(session, project)
         for done in batch:
             if done.config_update:
                 await self._apply_config_update(done.item, done.config_update)
-        if notices:
+        if notices or any(done.outcome.hop is not None for done in batch):
             self.wake()
 
     async def _apply_config_update(self, item: Claimed, changes: dict[str, Any]) -> None:

@@ -35,5 +35,8 @@ class Channel(Base):
     config_sealed: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A scheduled check every this many seconds (None: never), next due at next_check_at.
+    check_interval_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -24,6 +24,14 @@ class DeliveryStatus(StrEnum):
     SUPPRESSED = "SUPPRESSED"
 
 
+class CircuitState(StrEnum):
+    """A channel's circuit breaker: closed (sending), open (waiting), half-open (one trial)."""
+
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
 class DeliveryKind(StrEnum):
     """Why a delivery exists."""
 
@@ -73,6 +81,11 @@ class Delivery(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A fallback chain: the hops still to try, in order ({channelId, channelType,
+    # recipient}), and the hops left behind ({channelId, channelType, recipient, reason,
+    # at}); both null for a delivery without a chain.
+    fallback: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    hops: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class DeliveryAttempt(Base):
@@ -92,10 +105,13 @@ class DeliveryAttempt(Base):
     failure_class: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reason: Mapped[str] = mapped_column(Text)
     worker: Mapped[str] = mapped_column(String(64))
+    # The channel this attempt went out over (a chain's hops use several).
+    channel_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ChannelHealth(Base):
-    """A channel's run of failures, and whether a failing incident is open."""
+    """A channel's run of failures, whether a failing incident is open, its circuit
+    breaker, and its last scheduled check."""
 
     __tablename__ = "channel_health"
 
@@ -108,3 +124,13 @@ class ChannelHealth(Base):
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    circuit: Mapped[str] = mapped_column(
+        String(16), default=CircuitState.CLOSED.value, server_default=CircuitState.CLOSED.value
+    )
+    # How often the circuit opened since it last closed: the open interval grows with it.
+    circuit_opens: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Open: when a trial may go. Half-open: until when the trial's holder has it.
+    circuit_retry_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_check_ok: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_check_error: Mapped[str | None] = mapped_column(Text, nullable=True)

@@ -30,6 +30,8 @@ class Route:
     recipients: tuple[str, ...]
     template_id: int | None = None
     rule: CompiledRule | None = None
+    # A fallback chain's next channels, tried in order when this one cannot deliver.
+    fallback: tuple[ChannelRef, ...] = ()
 
 
 def _note(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -75,30 +77,43 @@ def routes_for(
             continue
         matched = True
         for action in rule.actions:
-            target = channels.get(action.channel_id)
-            if target is None:
-                notes.append(
-                    _note(
-                        "CHANNEL_NOT_FOUND",
-                        f"rule {rule.id} ({rule.name}) names channel {action.channel_id}, "
-                        "which no longer exists; fix the rule",
-                        ruleId=rule.id,
-                        channelId=action.channel_id,
+            chain: list[ChannelRef] = []
+            for channel_id in (action.channel_id, *action.fallback):
+                target = channels.get(channel_id)
+                if target is None:
+                    notes.append(
+                        _note(
+                            "CHANNEL_NOT_FOUND",
+                            f"rule {rule.id} ({rule.name}) names channel {channel_id}, "
+                            "which no longer exists; fix the rule",
+                            ruleId=rule.id,
+                            channelId=channel_id,
+                        )
                     )
-                )
-            elif not target.enabled:
-                notes.append(
-                    _note(
-                        "CHANNEL_DISABLED",
-                        f"rule {rule.id} ({rule.name}) sends to channel {target.id} "
-                        f"({target.name}), which is disabled",
-                        ruleId=rule.id,
-                        channelId=target.id,
+                elif not target.enabled:
+                    notes.append(
+                        _note(
+                            "CHANNEL_DISABLED",
+                            f"rule {rule.id} ({rule.name}) sends to channel {target.id} "
+                            f"({target.name}), which is disabled"
+                            + (
+                                "; the next channel of its chain is used" if action.fallback else ""
+                            ),
+                            ruleId=rule.id,
+                            channelId=target.id,
+                        )
                     )
-                )
-            else:
+                else:
+                    chain.append(target)
+            if chain:
                 routes.append(
-                    Route(target, recipients or action.recipients, action.template_id, rule)
+                    Route(
+                        chain[0],
+                        recipients or action.recipients,
+                        action.template_id,
+                        rule,
+                        tuple(chain[1:]),
+                    )
                 )
         if not rule.continue_matching:
             break

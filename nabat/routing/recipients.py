@@ -37,6 +37,8 @@ class Target:
 
     address: str | None
     name: str | None = None
+    # The recipient as the rule or event named it (None: the channel's own destination).
+    ref: str | None = None
 
 
 @dataclass
@@ -77,14 +79,16 @@ def expand(
         person = people.get(ref)
         if person is not None:
             if kind == "USERNAME":
-                result.targets.append(Target(person.username, person.display_name))
+                result.targets.append(Target(person.username, person.display_name, ref))
                 continue
             values = person.contacts.get(kind, ())
             if values:
-                result.targets.append(Target(values[0], person.display_name or person.username))
+                result.targets.append(
+                    Target(values[0], person.display_name or person.username, ref)
+                )
                 continue
             if lenient:
-                result.targets.append(Target(None, person.username))
+                result.targets.append(Target(None, person.username, ref))
             result.notes.append(
                 {
                     "code": "NO_CONTACT_POINT",
@@ -96,10 +100,10 @@ def expand(
             continue
         pattern = _RAW.get(kind)
         if allow_unregistered and (kind == "USERNAME" or (pattern and pattern.match(ref))):
-            result.targets.append(Target(ref, None))
+            result.targets.append(Target(ref, None, ref))
             continue
         if lenient:
-            result.targets.append(Target(None, ref))
+            result.targets.append(Target(None, ref, ref))
         result.notes.append(
             {
                 "code": "USER_NOT_FOUND",

@@ -87,6 +87,7 @@ class AttemptOut(ApiModel):
     status_code: int | None
     failure_class: str | None
     reason: str
+    channel_id: int | None = Field(description="The channel this attempt went out over.")
 
 
 class DeliveryOut(ApiModel):
@@ -110,6 +111,14 @@ class DeliveryOut(ApiModel):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None
+    hops: list[dict[str, Any]] = Field(
+        description="A fallback chain's channels left behind, in order, each with the "
+        "reason it was left (channelId, channelType, recipient, failureClass, reason, at)."
+    )
+    fallback: list[dict[str, Any]] = Field(
+        description="The chain's channels still to try, in order (channelId, channelType, "
+        "recipient)."
+    )
 
 
 class DeliveryDetail(DeliveryOut):

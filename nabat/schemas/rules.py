@@ -24,7 +24,9 @@ _MATCH = (
 )
 _ACTIONS = (
     'Where to deliver: [{"channelId": 1, "recipients": ["alice", "ops@example.org"], '
-    '"templateId": null}]; empty recipients: the channel\'s own destination.'
+    '"templateId": null, "fallbackChannelIds": [2, 3]}]; empty recipients: the channel\'s '
+    "own destination; fallbackChannelIds (optional): the channels tried in order when the "
+    "first fails permanently, is disabled or its circuit is open."
 )
 _THROTTLE = (
     'At most one delivery per group per interval: {"repeatIntervalSeconds": 600, '
@@ -90,6 +92,7 @@ class ActionOut(ApiModel):
     channel_id: int
     recipients: list[str]
     template_id: int | None
+    fallback_channel_ids: list[int] = Field(default_factory=list)
 
 
 class ThrottleOut(ApiModel):

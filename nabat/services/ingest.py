@@ -97,6 +97,7 @@ class _Target:
     route: Route
     target: Target
     suppression: tuple[str, str, int | None] | None
+    fallback: list[dict[str, Any]]
 
 
 class Ingest:
@@ -348,8 +349,40 @@ class Ingest:
                     continue
                 seen.add(target.address)
                 suppression = self._suppression(route, plan, context, type_state, throttled)
-                made.append(_Target(route, target, suppression))
+                fallback = self._fallback(route, target, plan, context, people)
+                made.append(_Target(route, target, suppression, fallback))
         return made
+
+    def _fallback(
+        self,
+        route: Route,
+        target: Target,
+        plan: Planned,
+        context: Context,
+        people: dict[str, Person],
+    ) -> list[dict[str, Any]]:
+        """The hops of a delivery's fallback chain: each next channel with the same
+        recipient's address there (a person's contact point of that kind), or the
+        channel's own destination when the delivery had none; a channel where the person
+        has no address is left out of this delivery's chain, with a note."""
+        hops: list[dict[str, Any]] = []
+        for channel in route.fallback:
+            address: str | None = None
+            if target.ref is not None:
+                expansion = expand(
+                    refs=(target.ref,),
+                    channel_type=channel.type,
+                    people=people,
+                    allow_unregistered=context.allow_unregistered,
+                )
+                plan.notes.extend(expansion.notes)
+                if not expansion.targets:
+                    continue
+                address = expansion.targets[0].address
+            hops.append(
+                {"channelId": channel.id, "channelType": channel.type, "recipient": address}
+            )
+        return hops
 
     def _throttled(
         self, route: Route, plan: Planned, marks: dict[tuple[int, str], Mark]
@@ -416,6 +449,7 @@ class Ingest:
             suppressed_by=suppression[0] if suppression else None,
             reason=suppression[1] if suppression else None,
             silence_id=suppression[2] if suppression else None,
+            fallback=planned.fallback or None,
         )
 
     async def _store_keys(

@@ -85,6 +85,10 @@ class WebhookReceiver:
             await asyncio.sleep(answer.delay)
         return web.Response(status=answer.status, text=answer.body, headers=answer.headers)
 
+    def requests_for(self, delivery_id: str) -> list[Received]:
+        """The requests that carried one delivery (its ``X-Nabat-Delivery-Id``)."""
+        return [r for r in self.received if r.headers.get("x-nabat-delivery-id") == delivery_id]
+
     async def until(self, count: int) -> None:
         """Return once ``count`` requests have arrived (bound it with ``asyncio.timeout``)."""
         while len(self.received) < count:
