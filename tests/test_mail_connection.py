@@ -107,7 +107,7 @@ async def test_a_channel_that_cannot_carry_the_projects_mail_is_refused_naming_t
         # Nothing of a refused change is saved.
         kept = (await client.get(MAIL, headers=admin_headers)).json()
         assert (kept["mailChannelId"], kept["signature"]) == (office, None)
-        for bad in ("office", 0, -1):
+        for bad in ("office", 0, -1, 2**31):
             refused = await put_mail(client, admin_headers, {"mailChannelId": bad})
             assert refused.status_code == 422, refused.text
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.channels.registry import channel_type, channel_types
+from nabat.db.ids import as_id
 from nabat.errors import ChannelDisabled, ValidationFailed
 from nabat.models.channel import Channel
 
@@ -61,6 +63,18 @@ def eligible(channels: Iterable[C]) -> list[C]:
     return [channel for channel in channels if channel.enabled and words_mail(channel.type)]
 
 
+async def offered(session: AsyncSession, project_id: int, current: int | None) -> list[Channel]:
+    """The channels a form may offer as the connection: the eligible ones, and the
+    current one even when it no longer is (so the form shows what is stored), by id."""
+    rows = list(
+        await session.scalars(
+            select(Channel).where(Channel.project_id == project_id).order_by(Channel.id)
+        )
+    )
+    usable = {row.id for row in eligible(rows)}
+    return [row for row in rows if row.id in usable or row.id == current]
+
+
 def _refused(message: str) -> ValidationFailed:
     return ValidationFailed(
         f"{FIELD}: {message}",
@@ -74,7 +88,7 @@ async def checked_connection(session: AsyncSession, project_id: int, channel_id:
     Raises :class:`ValidationFailed` naming ``mailChannelId`` for a channel of another
     project or none, one that does not send e-mail, or one that is disabled.
     """
-    row = await session.get(Channel, channel_id)
+    row = await session.get(Channel, channel_id) if as_id(channel_id) else None
     if row is None or row.project_id != project_id:
         raise _refused(f"channel {channel_id} is not a channel of this project")
     if not words_mail(row.type):

@@ -1,5 +1,6 @@
-"""The project's settings (seed 003): the "Sending mail" card, the language and signature
-of messages, and whether people outside the project may be sent to.
+"""The project's settings (seed 003): the outgoing-mail connection, the "Sending mail"
+card, the language and signature of messages, and whether people outside the project
+may be sent to.
 
 Each card is a form of its own and calls the services behind ``/api/v1/settings/mail``
 and ``/api/v1/settings/general``; the form inputs carry the API's field names, so a
@@ -9,16 +10,22 @@ service's error lands next to the input it names.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import SessionDep, StateDep
 from nabat.catalogue import LANGUAGES
+from nabat.db.ids import as_id
 from nabat.errors import NabatError
 from nabat.services import project_settings
 from nabat.services.access import Scope
-from nabat.services.project_settings import MailChanges, MessageSettings
+from nabat.services.mail_connection import FIELD as CONNECTION_FIELD
+from nabat.services.mail_connection import offered
+from nabat.services.project_settings import MailChanges, MessageSettings, invalid
+from nabat.web.pages.channels import type_title
 from nabat.web.render import page
 from nabat.web.session import FormDep, SignedIn, Visitor
 
@@ -27,10 +34,16 @@ router = APIRouter(include_in_schema=False)
 GENERAL = ""
 """The key of an error that names no field of the form (shown above the form)."""
 
+_CONNECTION_FIELDS = (CONNECTION_FIELD,)
 _MAIL_FIELDS = ("fromAddress", "fromName", "replyTo")
 _MESSAGE_FIELDS = ("language", "signature")
 _RECIPIENT_FIELDS = ("allowUnregisteredRecipients",)
-_CARDS = {"mail": _MAIL_FIELDS, "messages": _MESSAGE_FIELDS, "recipients": _RECIPIENT_FIELDS}
+_CARDS = {
+    "connection": _CONNECTION_FIELDS,
+    "mail": _MAIL_FIELDS,
+    "messages": _MESSAGE_FIELDS,
+    "recipients": _RECIPIENT_FIELDS,
+}
 
 
 def form_errors(visitor: Visitor, exc: NabatError, fields: Collection[str]) -> dict[str, str]:
@@ -50,8 +63,27 @@ def form_errors(visitor: Visitor, exc: NabatError, fields: Collection[str]) -> d
     return errors
 
 
+@dataclass(frozen=True)
+class Offer:
+    """A channel the connection card offers: its id (the option's value) and wording."""
+
+    value: str
+    text: str
+    enabled: bool
+
+
+async def _offers(
+    visitor: Visitor, session: AsyncSession, project_id: int, current: int | None
+) -> list[Offer]:
+    return [
+        Offer(str(row.id), f"{row.name} · {type_title(visitor.language, row.type)}", row.enabled)
+        for row in await offered(session, project_id, current)
+    ]
+
+
 def _shown(settings: MessageSettings) -> dict[str, str]:
     return {
+        CONNECTION_FIELD: "" if settings.mail_channel_id is None else str(settings.mail_channel_id),
         "fromAddress": settings.from_address or "",
         "fromName": settings.from_name or "",
         "replyTo": settings.reply_to or "",
@@ -64,6 +96,7 @@ def _shown(settings: MessageSettings) -> dict[str, str]:
 def _settings_page(
     visitor: Visitor,
     settings: MessageSettings,
+    offers: list[Offer],
     *,
     card: str = "",
     typed: Mapping[str, str] | None = None,
@@ -81,6 +114,8 @@ def _settings_page(
         section="settings",
         status=status,
         values=values,
+        offers=offers,
+        connection_field=CONNECTION_FIELD,
         card=card,
         errors=errors or {},
         saved=saved if saved in _CARDS else "",
@@ -92,13 +127,27 @@ def _settings_page(
 
 @router.get("/settings")
 async def settings_page(visitor: SignedIn, session: SessionDep, saved: str = "") -> Response:
-    """The three cards, each with what is stored."""
+    """The cards, each with what is stored."""
     principal = visitor.require(Scope.ROUTING_READ)
     settings = await project_settings.settings_of(session, principal.project_id)
-    return _settings_page(visitor, settings, saved=saved)
+    offers = await _offers(visitor, session, principal.project_id, settings.mail_channel_id)
+    return _settings_page(visitor, settings, offers, saved=saved)
+
+
+def _connection(form: Mapping[str, str]) -> int | None:
+    chosen = form.get(CONNECTION_FIELD, "").strip()
+    if not chosen:
+        return None
+    channel_id = as_id(chosen)
+    if channel_id is None:
+        # Only a hand-made post gets here: the select offers channel ids.
+        raise invalid(CONNECTION_FIELD, "choose one of the channels offered")
+    return channel_id
 
 
 def _changes(card: str, form: Mapping[str, str]) -> MailChanges:
+    if card == "connection":
+        return MailChanges(mail_channel_id=_connection(form))
     if card == "mail":
         return MailChanges(
             from_address=form.get("fromAddress", ""),
@@ -131,9 +180,11 @@ async def save_card(
         await session.rollback()
         settings = await project_settings.settings_of(session, principal.project_id)
         errors = form_errors(visitor, exc, _CARDS[card])
+        offers = await _offers(visitor, session, principal.project_id, settings.mail_channel_id)
         return _settings_page(
             visitor,
             settings,
+            offers,
             card=card,
             typed=form,
             errors=errors,
