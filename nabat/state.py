@@ -8,10 +8,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from nabat.channels.contract import Sender
+from nabat.channels.descriptor import SenderParts
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
+from nabat.delivery.checks import ChannelChecks
 from nabat.delivery.liveness import Liveness
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
@@ -26,6 +28,7 @@ from nabat.services.event_router import EventRouter
 from nabat.services.housekeeping import Housekeeper
 from nabat.services.ingest import Limits
 from nabat.services.principals import PrincipalCache
+from nabat.services.test_send import TestParts
 from nabat.settings import Settings
 from nabat.signals import DELIVERIES, EVENTS, LocalSignals, Signals
 
@@ -54,6 +57,7 @@ class AppState:
     router: EventRouter = field(init=False)
     housekeeper: Housekeeper = field(init=False)
     liveness: Liveness = field(init=False)
+    checks: ChannelChecks = field(init=False)
     principals: PrincipalCache = field(init=False)
     loop_health: LoopHealth = field(init=False)
     # One set of provider buckets per process: workers and test sends draw on the same.
@@ -98,6 +102,28 @@ class AppState:
             settings=self.settings,
             health=self.loop_health,
         )
+        self.checks = ChannelChecks(
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            box=self.box,
+            senders=self.senders,
+            parts=SenderParts(self.outbound, self.smtp, self.clock),
+            tests=self.test_parts(),
+            settings=self.settings,
+            wake_workers=self.wake_workers,
+            health=self.loop_health,
+        )
+
+    def test_parts(self) -> TestParts:
+        """This process's parts a test send needs (the API, the console, the checks)."""
+        return TestParts(
+            clock=self.clock,
+            gate=self.write_gate,
+            owner=self.liveness.owner,
+            lease_seconds=self.settings.lease_seconds,
+            limits=self.rate_limits,
+        )
 
     @property
     def limits(self) -> Limits:
@@ -112,7 +138,7 @@ class AppState:
         heartbeat first: it is started before and stopped after the workers it vouches
         for. Makes this process's worker."""
         self.worker = self.new_worker(supervised=True)
-        return [self.liveness, self.worker, self.router, self.housekeeper]
+        return [self.liveness, self.worker, self.router, self.housekeeper, self.checks]
 
     def new_worker(self, name: str | None = None, *, supervised: bool = False) -> Worker:
         """A delivery worker sharing this state's clients, metrics and keys; it leases as

@@ -380,3 +380,26 @@ async def test_server_that_never_greets_is_a_timeout(
     assert error.failure_class is FailureClass.TIMEOUT
     assert error.transient
     assert "did not answer within 0.2 s" in error.reason
+
+
+async def test_the_check_logs_in_over_starttls_and_sends_no_mail(
+    starttls_smtp: FakeSmtpServer, sender: EmailSender
+) -> None:
+    receipt = await sender.check(email_config(starttls_smtp))
+    assert receipt.status == 250
+    assert "took the login" in receipt.detail
+    assert starttls_smtp.auth_attempts
+    assert all(attempt.tls for attempt in starttls_smtp.auth_attempts)
+    assert starttls_smtp.received == []
+
+
+async def test_a_check_with_a_wrong_password_is_an_auth_failure_without_the_password(
+    starttls_smtp: FakeSmtpServer, sender: EmailSender, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = "wrong-app-password-5678"
+    with pytest.raises(DeliveryError) as caught:
+        await sender.check(email_config(starttls_smtp, password=wrong))
+    assert caught.value.failure_class is FailureClass.AUTH
+    assert caught.value.status == 535
+    assert_no_secret([wrong, SMTP_PASSWORD], caught.value, caplog)
+    assert starttls_smtp.received == []

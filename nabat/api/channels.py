@@ -10,8 +10,7 @@ from nabat.schemas.deliveries import TestSendRequest, TestSendResponse
 from nabat.services.access import Scope
 from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
 from nabat.services.deliveries import channel_status as channel_health
-from nabat.services.test_send import TestParts, TestRequest, send_test
-from nabat.state import AppState
+from nabat.services.test_send import TestRequest, send_test
 
 router = APIRouter(prefix="/api/v1/notifications/channels", tags=["channels"])
 
@@ -25,19 +24,9 @@ def _out(view: ChannelView) -> ChannelOut:
         configuration=view.config.to_public(),
         enabled=row.enabled,
         is_default=row.is_default,
+        check_interval_seconds=row.check_interval_seconds or 0,
         created_at=row.created_at,
         updated_at=row.updated_at,
-    )
-
-
-def test_parts(state: AppState) -> TestParts:
-    """This process's parts a test send needs (shared with the console's Test panel)."""
-    return TestParts(
-        clock=state.clock,
-        gate=state.write_gate,
-        owner=state.liveness.owner,
-        lease_seconds=state.settings.lease_seconds,
-        limits=state.rate_limits,
     )
 
 
@@ -58,6 +47,7 @@ async def create_channel(
         configuration=body.configuration,
         enabled=body.enabled,
         is_default=body.is_default,
+        check_interval_seconds=body.check_interval_seconds,
     )
     await session.commit()
     return _out(view)
@@ -98,7 +88,8 @@ async def update_channel(
     state: StateDep,
     session: SessionDep,
 ) -> ChannelOut:
-    """Change any subset of name, type, configuration, enabled and isDefault."""
+    """Change any subset of name, type, configuration, enabled, isDefault and
+    checkIntervalSeconds."""
     caller.require(Scope.CHANNELS_WRITE)
     changes = ChannelChanges(
         name=body.name,
@@ -106,6 +97,7 @@ async def update_channel(
         configuration=body.configuration,
         enabled=body.enabled,
         is_default=body.is_default,
+        check_interval_seconds=body.check_interval_seconds,
     )
     view = await _service(state, session).update(caller.project_id, channel_id, changes)
     await session.commit()
@@ -145,7 +137,7 @@ async def send_test_message(
     request = body or TestSendRequest()
     result = await send_test(
         session,
-        test_parts(state),
+        state.test_parts(),
         view=view,
         request=TestRequest(
             message=request.message,

@@ -115,3 +115,11 @@ class Sender(Protocol, Generic[ConfigT]):
 
     async def send(self, config: ConfigT, message: OutgoingMessage) -> Receipt:
         """Make exactly one attempt; return a receipt or raise :class:`DeliveryError`."""
+
+
+class Checker(Protocol, Generic[ConfigT]):
+    """Checks a channel without sending anyone a message (Telegram's ``getMe``, an SMTP
+    login), for the scheduled channel checks of types whose provider offers one."""
+
+    async def check(self, config: ConfigT) -> Receipt:
+        """Return a receipt saying what answered, or raise :class:`DeliveryError`."""

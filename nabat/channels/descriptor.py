@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Generic, Literal, TypeVar
 
 from nabat.channels.base import ChannelConfig
-from nabat.channels.contract import Sender
+from nabat.channels.contract import Checker, Sender
 from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock
@@ -91,6 +91,8 @@ class ChannelType(Generic[C]):
     configuration names its own recipients, so a test send needs no one else's address.
     ``with_project`` completes a configuration from the project's sender (e-mail's From,
     sender name and Reply-To), raising a ``config`` :class:`DeliveryError` if it cannot.
+    ``probe`` builds a :class:`Checker` for types whose provider can be checked without
+    sending a message; a scheduled check of any other type sends a test message.
     """
 
     config: type[C]
@@ -104,6 +106,7 @@ class ChannelType(Generic[C]):
     limits: Callable[[C, str | None], Buckets] = no_limits
     addressed: Callable[[C], bool] = always_addressed
     with_project: Callable[[C, ProjectSender], C] | None = None
+    probe: Callable[[SenderParts], Checker[C]] | None = None
 
     @property
     def name(self) -> str:

@@ -68,6 +68,28 @@ class EmailSender:
         except DeliveryError as exc:
             raise scrubbed(exc, password) from None
 
+    async def check(self, config: EmailConfig) -> Receipt:
+        """Connect, STARTTLS and log in as configured, and ``NOOP``: the server takes
+        Nabat's mail, with no message sent. A pool of its own, so the check opens its own
+        connection instead of borrowing one that logged in long ago."""
+        password = config.password.get_secret_value() if config.password else ""
+        try:
+            async with self._pools.connection(
+                self._pools.key_for(config, "check"), config
+            ) as client:
+                response = await client.noop()
+        except (SMTPException, OSError, TimeoutError) as exc:
+            error = classify_smtp_failure(exc, stage="connect", config=config, message_id="")
+            if error is None:
+                raise
+            raise scrubbed(error, password) from None
+        logged_in = " and took the login" if config.username else ""
+        return Receipt(
+            status=response.code,
+            detail=f"the SMTP server answered{logged_in}: "
+            + reply_text(response.code, response.message)[:_DETAIL_LIMIT],
+        )
+
     async def _send(self, config: EmailConfig, message: OutgoingMessage) -> Receipt:
         sender, recipients = _envelope(config, message)
         needs_utf8 = not all(address.isascii() for address in (sender, *recipients))

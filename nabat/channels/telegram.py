@@ -88,4 +88,5 @@ TELEGRAM = ChannelType(
     test_failed=TEST_FAILED,
     address_kind="TELEGRAM",
     limits=_limits,
+    probe=_sender,
 )

@@ -110,6 +110,22 @@ class TelegramSender:
             return Receipt(status=answer.status, provider_id=reply.message_id, detail=detail)
         raise classify_reply(reply, answer, chat=chat, migratable=chat == config.chat_id)
 
+    async def check(self, config: TelegramConfig) -> Receipt:
+        """``getMe``: the bot's token works and the Bot API answers, with no message sent."""
+        token = config.bot_token.get_secret_value()
+        url = f"{config.api_base_url.rstrip('/')}/bot{token}/getMe"
+        try:
+            answer = await self._post(url, {})
+            reply = TelegramReply.read(answer)
+            if not (reply.ok and 200 <= reply.status < 300):
+                raise classify_reply(reply, answer, chat=config.chat_id, migratable=False)
+        except DeliveryError as exc:
+            raise scrub_token(exc, token) from None
+        data = answer.json()
+        result = data.get("result") if isinstance(data, dict) else None
+        name = result.get("username") if isinstance(result, dict) else None
+        return Receipt(status=answer.status, detail=f"the bot @{name or '?'} answers getMe")
+
     async def _post(self, url: str, body: dict[str, Any]) -> HttpAnswer:
         return await self._outbound.request(
             "POST", url, what=WHAT, timeout_s=self._timeout_s, json=body

@@ -18,6 +18,11 @@ class ChannelCreate(StrictApiModel):
     configuration: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     is_default: bool = False
+    check_interval_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Seconds between scheduled checks of the channel (60 to 604800; 0: none). A type whose provider can be asked without a message (Telegram getMe, an SMTP login) is checked that way; any other gets a test message. The result raises channel.failing / channel.recovered.",
+    )
 
 
 class ChannelUpdate(StrictApiModel):
@@ -36,6 +41,9 @@ class ChannelUpdate(StrictApiModel):
     configuration: dict[str, Any] | None = None
     enabled: bool | None = None
     is_default: bool | None = None
+    check_interval_seconds: int | None = Field(
+        default=None, ge=0, description="Seconds between scheduled checks; 0 turns them off."
+    )
 
 
 class ChannelOut(ApiModel):
@@ -47,6 +55,7 @@ class ChannelOut(ApiModel):
     configuration: dict[str, Any]
     enabled: bool
     is_default: bool
+    check_interval_seconds: int = Field(description="Seconds between scheduled checks; 0: none.")
     created_at: datetime
     updated_at: datetime
 

@@ -16,6 +16,8 @@ from typing import Any
 from tests.fakes.provider import FakeProvider, Recorded, Reply
 
 # The channel types this fake speaks for (tests/test_channel_registry.py checks them).
+BOT_USERNAME = "nabat_test_bot"
+
 SERVES = ("TELEGRAM",)
 
 TOKEN = "123456789:AAH-test-token-0123456789abcdefXYZ"
@@ -208,6 +210,10 @@ class TelegramFake(FakeProvider):
             if re.fullmatch(r"\d+:[A-Za-z0-9_-]+", route["token"]):
                 return telegram_error(401, "Unauthorized")
             return telegram_error(404, "Not Found")
+        if route["method"] == "getMe":
+            bot_id = int(route["token"].split(":")[0]) if ":" in route["token"] else 1
+            user = {"id": bot_id, "is_bot": True, "first_name": "Nabat", "username": BOT_USERNAME}
+            return Reply.json(200, {"ok": True, "result": user})
         if route["method"] != "sendMessage":
             return telegram_error(404, "Not Found: method not found")
         return self._send_message(request.json())

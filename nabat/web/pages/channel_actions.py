@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
-from nabat.api.channels import test_parts
 from nabat.api.deps import SessionDep, StateDep
 from nabat.errors import NabatError
 from nabat.services.access import Scope
@@ -49,7 +48,7 @@ async def test_channel(
     try:
         result = await send_test(
             session,
-            test_parts(state),
+            state.test_parts(),
             view=view,
             request=TestRequest(
                 message=panel.message.strip() or None,
@@ -63,7 +62,7 @@ async def test_channel(
         )
     except NabatError as exc:
         await session.rollback()
-        panel.failed = visitor.t("channels.test.refused", message=exc.message)
+        panel.failed = visitor.t("channels.test.refused", message=visitor.say(exc.message))
     else:
         # Post/redirect/get: the outcome is read back from the test delivery, so a reload
         # or a language switch shows it again instead of sending another test.
