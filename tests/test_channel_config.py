@@ -45,6 +45,8 @@ SEED: dict[str, dict[str, Any]] = {
         "timeout": 30,
     },
     "DISCORD": {"webhookUrl": DISCORD_URL},
+    # Not a seed type: its own cases are in tests/test_sms_config.py.
+    "SMS": {"provider": "SMSRU", "apiId": "0E1F2A3B-4C5D", "defaultRecipients": ["89255070602"]},
 }
 
 # (type, configuration, what the public configuration then shows)
@@ -136,6 +138,7 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         },
         {"username": "Nabat", "avatarUrl": "https://cdn.example.org/a.png"},
     ),
+    ("SMS", SEED["SMS"], {"apiId": MASK, "defaultRecipients": ["+79255070602"]}),
 ]
 
 CRLF = "Alerts\r\nBcc: victim@example.org"
@@ -224,6 +227,7 @@ BAD: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("DISCORD", {"webhookUrl": DISCORD_URL, "username": ""}, "username", ()),
     ("DISCORD", {"webhookUrl": DISCORD_URL, "username": "x" * 81}, "username", ()),
     ("DISCORD", {"webhookUrl": DISCORD_URL, "avatarUrl": "file:///etc/passwd"}, "avatarUrl", ()),
+    ("SMS", {**SEED["SMS"], "defaultRecipients": ["+0123"]}, "defaultRecipients.0", ()),
 ]
 
 

@@ -10,11 +10,12 @@ from nabat.channels.discord import DISCORD
 from nabat.channels.email import EMAIL
 from nabat.channels.python_bot import PYTHON_BOT
 from nabat.channels.slack import SLACK
+from nabat.channels.sms import SMS
 from nabat.channels.telegram import TELEGRAM
 from nabat.channels.webhook import WEBHOOK
 
 CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
-    kind.name: kind for kind in (PYTHON_BOT, TELEGRAM, EMAIL, SLACK, WEBHOOK, DISCORD)
+    kind.name: kind for kind in (PYTHON_BOT, TELEGRAM, EMAIL, SLACK, WEBHOOK, DISCORD, SMS)
 }
 
 CONFIG_MODELS: dict[str, type[ChannelConfig]] = {
