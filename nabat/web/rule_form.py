@@ -2,7 +2,7 @@
 
 Types, recipients and group-by names are one per line (or comma-separated); label tests
 are ``name op value`` lines (those named ``source`` go to ``match.source``); each action
-is a fieldset ``action-<n>-channel|recipients|template``.
+is a fieldset ``action-<n>-channel|recipients|template|fallback-<k>``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from nabat.web.session import Visitor
 
 _ACTION_ROW = re.compile(r"^action-(\d+)-channel$")
 _ACTION_PATH = re.compile(r"^actions\[(\d+)\](?:\.(\w+))?")
-_ACTION_PART = {"recipients": "recipients", "templateId": "template"}
+_ACTION_PART = {
+    "recipients": "recipients",
+    "templateId": "template",
+    "fallbackChannelIds": "fallback-0",
+}
+# Fallback channels an action's fieldset offers (the API takes up to MAX_FALLBACK).
+FALLBACK_SLOTS = 3
 # Where the service's field paths are shown on the form, by prefix (first match wins).
 _PLACES = (
     ("match.labels", "matchers"),
@@ -74,6 +80,11 @@ def read_rule_form(visitor: Visitor, form: dict[str, str]) -> ParsedRule:
                 "channelId": _number(visitor, channel, f"action-{row}-channel"),
                 "recipients": split_list(form.get(f"action-{row}-recipients", "")),
                 "templateId": _number(visitor, template, f"action-{row}-template"),
+                "fallbackChannelIds": [
+                    _number(visitor, text, f"action-{row}-fallback-{hop}")
+                    for hop in range(FALLBACK_SLOTS)
+                    if (text := form.get(f"action-{row}-fallback-{hop}", "").strip())
+                ],
             }
         )
         rows.append(row)
@@ -134,4 +145,6 @@ def rule_form_values(row: Rule) -> dict[str, str]:
         values[f"action-{index}-recipients"] = "\n".join(action["recipients"])
         template = action.get("templateId")
         values[f"action-{index}-template"] = "" if template is None else str(template)
+        for hop, channel_id in enumerate(action.get("fallbackChannelIds") or ()):
+            values[f"action-{index}-fallback-{hop}"] = str(channel_id)
     return values

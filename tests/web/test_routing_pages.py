@@ -45,6 +45,7 @@ async def test_a_rule_made_and_changed_in_the_form_is_what_the_api_returns(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
     channel = await create_channel(client, admin_headers, "ops")
+    spare = await create_channel(client, admin_headers, "spare")
     await console_login(client)
     made = await post_form(
         client,
@@ -60,6 +61,8 @@ async def test_a_rule_made_and_changed_in_the_form_is_what_the_api_returns(
             "action-0-channel": str(channel),
             "action-0-recipients": "alice\nops@example.org",
             "action-0-template": "",
+            "action-0-fallback-0": str(spare),
+            "action-0-fallback-1": "",
             "repeat": "600",
             "group_by": "type, source",
             "continue": "on",
@@ -78,7 +81,12 @@ async def test_a_rule_made_and_changed_in_the_form_is_what_the_api_returns(
         "source": [{"name": "source", "op": "=", "value": "uptime"}],
     }
     assert rule["actions"] == [
-        {"channelId": channel, "recipients": ["alice", "ops@example.org"], "templateId": None}
+        {
+            "channelId": channel,
+            "recipients": ["alice", "ops@example.org"],
+            "templateId": None,
+            "fallbackChannelIds": [spare],
+        }
     ]
     assert rule["throttle"] == {"repeatIntervalSeconds": 600, "groupBy": ["type", "source"]}
     assert rule["continue"] is True
@@ -86,8 +94,10 @@ async def test_a_rule_made_and_changed_in_the_form_is_what_the_api_returns(
     listed = (await client.get("/rules")).text
     assert "database down" in listed
     assert "alice, ops@example.org" in listed
+    assert "if it cannot deliver, then: spare (SLACK)" in listed
     shown = (await client.get(f"/rules/{rule['id']}")).text
     assert "team = db\nhost =~ db-.*\nsource = uptime" in shown
+    assert f'<option value="{spare}" selected>' in shown.split('name="action-0-fallback-0"')[1]
     changed = await post_form(
         client,
         f"/rules/{rule['id']}",
@@ -110,6 +120,7 @@ async def test_a_rule_made_and_changed_in_the_form_is_what_the_api_returns(
     assert after["match"]["severities"] == []
     assert after["throttle"] is None
     assert after["continue"] is False
+    assert after["actions"][0]["fallbackChannelIds"] == []
 
 
 async def test_a_rule_with_a_bad_field_shows_the_error_next_to_it_and_keeps_what_was_typed(

@@ -23,6 +23,7 @@ from nabat.state import AppState
 from nabat.web.pages.silences import FormProblem, matcher_text, refusal
 from nabat.web.render import page
 from nabat.web.rule_form import (
+    FALLBACK_SLOTS,
     ParsedRule,
     action_rows_of,
     place_of,
@@ -72,6 +73,7 @@ async def _form(
         severities=SEVERITIES,
         # One spare fieldset for another action (save, then edit again for more).
         action_rows=range(max(posted + (0 if errors else 1), 1)),
+        fallback_slots=FALLBACK_SLOTS,
     )
 
 
