@@ -7,10 +7,8 @@ another provider and names the ones the chosen provider still needs.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated, Any, ClassVar, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BeforeValidator,
@@ -21,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from nabat.channels import sms_checks
 from nabat.channels.base import (
     MASK,
     ChannelConfig,
@@ -30,64 +29,17 @@ from nabat.channels.base import (
     RawSecret,
     SingleLine,
     config_error,
-    mask_error,
 )
 from nabat.channels.descriptor import ChannelType, Phrase, SenderParts
+from nabat.channels.sms_checks import Provider
 from nabat.channels.sms_numbers import DEFAULT_REGION, check_region, to_e164
-from nabat.channels.sms_placeholders import (
-    BODY_ESCAPES,
-    PLACEHOLDERS,
-    SAMPLE,
-    BodyFormat,
-    fill,
-    unknown,
-    used,
-)
+from nabat.channels.sms_placeholders import BodyFormat
 from nabat.channels.sms_sender import SmsSender
 from nabat.channels.webhook import PUBLIC_HEADERS
 from nabat.errors import ErrorCode
 
-Provider = Literal["TWILIO", "SMSRU", "SMSC", "GATEWAY"]
-
 MAX_SEGMENTS = 8
 """The most parts a message may be cut to: SMS.ru refuses longer texts (its code 205)."""
-
-_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
-_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
-# An alphanumeric sender id: up to 11 characters of the GSM alphabet's plain letters.
-_ALPHANUMERIC = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 .&'!_\-]{1,11}$")
-_SHORT_CODE = re.compile(r"^\d{3,15}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
-_JSON_PATH = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$")
-# Set by the HTTP client; a user value would break the framing.
-_RESERVED_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
-
-PROVIDER_KEYS: dict[Provider, tuple[str, ...]] = {
-    "TWILIO": ("accountSid", "authToken", "messagingServiceSid"),
-    "SMSRU": ("apiId",),
-    "SMSC": ("smscLogin", "smscPassword"),
-    "GATEWAY": (
-        "gatewayUrl",
-        "gatewayMethod",
-        "gatewayHeaders",
-        "gatewayBody",
-        "gatewayBodyFormat",
-        "gatewaySecret",
-        "gatewaySuccessStatuses",
-        "gatewaySuccessPath",
-        "gatewaySuccessValue",
-        "gatewaySuccessContains",
-        "gatewayMessageIdPath",
-    ),
-}
-"""The keys that belong to one provider."""
-
-REQUIRED_KEYS: dict[Provider, tuple[str, ...]] = {
-    "TWILIO": ("accountSid", "authToken"),
-    "SMSRU": ("apiId",),
-    "SMSC": ("smscLogin", "smscPassword"),
-    "GATEWAY": ("gatewayUrl",),
-}
 
 
 def _upper(value: object) -> object:
@@ -98,18 +50,6 @@ def _split_list(value: object) -> object:
     if isinstance(value, str):
         return [part.strip() for part in re.split(r"[,;\n]", value) if part.strip()]
     return value
-
-
-def _sender_id(value: str, region: str) -> str:
-    if value.startswith("+"):
-        return to_e164(value, region)
-    if _SHORT_CODE.match(value) or _ALPHANUMERIC.match(value):
-        return value
-    raise ValueError(
-        "must be a phone number in international form (+79255070602), a short code "
-        "(3-15 digits) or an alphanumeric sender id of at most 11 Latin letters, digits "
-        "and spaces, as registered with the provider"
-    )
 
 
 class SmsConfig(ChannelConfig):
@@ -218,167 +158,52 @@ class SmsConfig(ChannelConfig):
     @field_validator("sender")
     @classmethod
     def _sender(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        return _sender_id(value, info.data.get("default_region", DEFAULT_REGION))
+        region = info.data.get("default_region", DEFAULT_REGION)
+        return None if value is None else sms_checks.sender_id(value, region)
 
     @field_validator("account_sid")
     @classmethod
     def _account_sid(cls, value: str | None) -> str | None:
-        if value is not None and not _ACCOUNT_SID.match(value):
-            raise ValueError(
-                "must be the Account SID from the Twilio Console: AC and 32 hexadecimal digits"
-            )
-        return value
+        return None if value is None else sms_checks.account_sid(value)
 
     @field_validator("messaging_service_sid")
     @classmethod
     def _service_sid(cls, value: str | None) -> str | None:
-        if value is not None and not _SERVICE_SID.match(value):
-            raise ValueError(
-                "must be a Messaging Service SID from the Twilio Console: MG and 32 "
-                "hexadecimal digits"
-            )
-        return value
+        return None if value is None else sms_checks.service_sid(value)
 
     @field_validator("gateway_url")
     @classmethod
     def _gateway_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        _known_placeholders("gatewayUrl", value)
-        if "{" in urlsplit(value).netloc:
-            raise ValueError(
-                "placeholders may be in the path and query only: the host must be fixed, "
-                "so that it can be checked before anything is sent"
-            )
-        return value
+        return None if value is None else sms_checks.gateway_url(value)
 
     @field_validator("gateway_headers")
     @classmethod
     def _gateway_headers(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, header_value in value.items():
-            where = f"gatewayHeaders.{name}"
-            if not _HEADER_NAME.match(name):
-                raise config_error(where, f"header name {name!r} is not a valid HTTP header name")
-            if name.lower() in _RESERVED_HEADERS:
-                raise config_error(where, f"header {name!r} is set by Nabat and cannot be set")
-            if any(ch in header_value for ch in "\r\n\0"):
-                raise config_error(where, f"header {name!r} must be a single line")
-            if header_value == MASK and name.lower() not in PUBLIC_HEADERS:
-                raise mask_error(where)
-            _known_placeholders(where, header_value)
-        return value
+        return sms_checks.gateway_headers(value)
 
     @field_validator("gateway_body")
     @classmethod
     def _gateway_body(cls, value: str | None) -> str | None:
-        if value is not None:
-            _known_placeholders("gatewayBody", value)
-        return value
+        return None if value is None else sms_checks.placeholders("gatewayBody", value)
 
     @field_validator("gateway_success_statuses")
     @classmethod
     def _statuses(cls, value: list[int]) -> list[int]:
-        for index, status in enumerate(value):
-            if not 100 <= status <= 599:
-                raise config_error(
-                    f"gatewaySuccessStatuses.{index}", f"{status} is not an HTTP status"
-                )
-        return value
+        return sms_checks.statuses(value)
 
     @field_validator("gateway_success_path", "gateway_message_id_path")
     @classmethod
     def _json_path(cls, value: str | None) -> str | None:
-        if value is not None and not _JSON_PATH.match(value):
-            raise ValueError(
-                "must be keys separated by dots, list positions as numbers (result.0.id)"
-            )
-        return value
+        return None if value is None else sms_checks.json_path(value)
 
     @model_validator(mode="after")
     def _provider_keys(self) -> SmsConfig:
-        given = {
-            key
-            for key, value in self.model_dump(by_alias=True, exclude_none=True).items()
-            if value not in ({}, [])
-        }
-        for provider, keys in PROVIDER_KEYS.items():
-            for key in keys:
-                if provider != self.provider and key in given:
-                    raise config_error(
-                        key,
-                        f"{key} is a setting of the {provider} provider, not of "
-                        f"{self.provider}; remove it (send null)",
-                        "invalid_combination",
-                    )
-        for key in REQUIRED_KEYS[self.provider]:
-            if key not in given:
-                raise config_error(key, f"required for the {self.provider} provider", "missing")
+        sms_checks.provider_keys(self)
         if self.provider == "TWILIO":
-            self._check_twilio()
+            sms_checks.twilio(self)
         if self.provider == "GATEWAY":
-            self._check_gateway()
+            sms_checks.gateway(self)
         return self
-
-    def _check_twilio(self) -> None:
-        if (self.sender is None) == (self.messaging_service_sid is None):
-            raise config_error(
-                "sender",
-                "Twilio needs exactly one of sender (its From number or sender id) and "
-                "messagingServiceSid",
-                "invalid_combination",
-            )
-
-    def _check_gateway(self) -> None:
-        if self.api_base_url is not None:
-            raise config_error(
-                "apiBaseUrl",
-                "the GATEWAY provider takes its whole address from gatewayUrl; remove apiBaseUrl",
-                "invalid_combination",
-            )
-        if self.gateway_success_value is not None and self.gateway_success_path is None:
-            raise config_error(
-                "gatewaySuccessValue",
-                "gatewaySuccessValue is compared with the value at gatewaySuccessPath; set both",
-                "invalid_combination",
-            )
-        body = self.gateway_body or ""
-        if body and self.method == "GET":
-            raise config_error(
-                "gatewayBody", "a GET request has no body; use POST or PUT", "invalid_combination"
-            )
-        everywhere = (self.gateway_url or "") + body + "".join(self.gateway_headers.values())
-        names = used(everywhere)
-        if "text" not in names:
-            raise config_error(
-                "gatewayBody" if body else "gatewayUrl",
-                "the message text goes nowhere: write {text} in gatewayUrl or gatewayBody",
-                "missing",
-            )
-        if not names & {"to", "toDigits"}:
-            raise config_error(
-                "gatewayBody" if body else "gatewayUrl",
-                "the recipient goes nowhere: write {to} (E.164) or {toDigits} (without +) in "
-                "gatewayUrl or gatewayBody",
-                "missing",
-            )
-        if ("secret" in names) != (self.gateway_secret is not None):
-            raise config_error(
-                "gatewaySecret",
-                "gatewaySecret is used where {secret} is written in gatewayUrl, "
-                "gatewayHeaders or gatewayBody: set both or neither",
-                "invalid_combination",
-            )
-        if body and self.body_format == "JSON":
-            try:
-                json.loads(fill(body, SAMPLE, BODY_ESCAPES["JSON"]))
-            except ValueError as exc:
-                raise config_error(
-                    "gatewayBody",
-                    f"is not JSON once filled in ({exc}); write placeholders inside quotes, "
-                    'as in {"text": "{text}"}, or set gatewayBodyFormat to TEXT',
-                ) from None
 
     @property
     def method(self) -> str:
@@ -408,16 +233,6 @@ class SmsConfig(ChannelConfig):
             if name.lower() not in PUBLIC_HEADERS
         )
         return super().secret_texts() + masked
-
-
-def _known_placeholders(key: str, template: str) -> None:
-    strangers = unknown(template)
-    if strangers:
-        raise config_error(
-            key,
-            f"unknown placeholder {{{strangers[0]}}}; the placeholders are "
-            + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
-        )
 
 
 def _addressed(config: SmsConfig) -> bool:
