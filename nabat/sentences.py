@@ -37,8 +37,13 @@ class Sentence(str):
         return made
 
 
-def either(choices: Sequence[str]) -> Sentence:
-    """``choices`` joined as "a, b or c" (the "or" in the reader's language)."""
+def either(choices: Sequence[str], *, commas: bool = True) -> Sentence:
+    """``choices`` joined as "a, b or c" (``commas=False``: "a or b or c"), the "or" in
+    the reader's language."""
     if len(choices) < 2:
         return Sentence("{only}", only="".join(choices))
-    return Sentence("{some} or {last}", some=", ".join(choices[:-1]), last=choices[-1])
+    if commas or len(choices) == 2:
+        some: str = ", ".join(choices[:-1])
+    else:
+        some = either(choices[:-1], commas=False)
+    return Sentence("{some} or {last}", some=some, last=choices[-1])

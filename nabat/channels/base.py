@@ -18,6 +18,8 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
+from nabat.sentences import Sentence
+
 MASK = "********"
 
 
@@ -87,12 +89,13 @@ def _check_http_url(value: str) -> Url:
     if split is not None and split[1] == MASK:
         # restore_masked puts the stored credentials back only into the URL they were
         # stored with; here they were not, or none are stored.
-        raise PydanticCustomError(
-            "masked_secret",
-            f"holds the mask {MASK!r} in place of its credentials, but no stored URL is "
+        message = Sentence(
+            "holds the mask {mask!r} in place of its credentials, but no stored URL is "
             "the same apart from them; send the credentials in clear (they are never "
             "carried over to a changed URL)",
+            mask=MASK,
         )
+        raise PydanticCustomError("masked_secret", "{message}", {"message": message})
     return Url(value)
 
 
@@ -121,7 +124,9 @@ def config_error(key: str, message: str, kind: str = "value_error") -> PydanticC
     """An error that names the configuration ``key`` at fault (``headers.X-Api-Key``).
 
     Checks that look at several keys at once run on the whole model, where pydantic
-    knows no field; ``config_errors`` reads ``configKey`` to name it anyway.
+    knows no field; ``config_errors`` reads ``configKey`` to name it anyway. ``message``
+    is a literal sentence, or a :class:`~nabat.sentences.Sentence` when it has values
+    (the console says either in the visitor's language).
     """
     return PydanticCustomError(kind, "{message}", {"message": message, "configKey": key})
 
@@ -228,7 +233,9 @@ def mask_error(key: str) -> PydanticCustomError:
     """The error for a secret whose value is the mask (nothing stored to restore)."""
     return config_error(
         key,
-        f"holds the mask {MASK!r} but no secret is stored for it; send the real value",
+        Sentence(
+            "holds the mask {mask!r} but no secret is stored for it; send the real value", mask=MASK
+        ),
         "masked_secret",
     )
 

@@ -14,6 +14,8 @@ import logging
 from importlib import resources
 from typing import Any
 
+from nabat.sentences import Sentence
+
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English"}
@@ -49,6 +51,54 @@ def translate(language: str, key: str, **values: Any) -> str:
         log.warning("no %s wording for %r", language, key)
         return missing_mark(key)
     return text.format(**values) if values else text
+
+
+@functools.cache
+def sentences(language: str) -> dict[str, str]:
+    """What the services' English sentences read as in ``language``: English template (or
+    ``pydantic:<error type>``) → template, from ``locales/<language>/sentences/*.json``.
+    English needs none: the template is the English."""
+    entries: dict[str, str] = {}
+    folder = resources.files("nabat.web").joinpath("locales", language, "sentences")
+    if not folder.is_dir():
+        return entries
+    for part in sorted(folder.iterdir(), key=lambda item: item.name):
+        if not part.name.endswith(".json"):
+            continue
+        more: dict[str, str] = json.loads(part.read_text("utf-8"))
+        twice = entries.keys() & more.keys()
+        if twice:
+            raise ValueError(f"{language}/sentences/{part.name} repeats {sorted(twice)}")
+        entries.update(more)
+    return entries
+
+
+def say(language: str, text: object) -> str:
+    """A service's sentence (a :class:`Sentence`, or a literal ``str`` that is its own
+    template) in ``language``, its values said in that language too. One the catalogue
+    lacks stays English, which a person can still act on (the log says which, and a test
+    keeps the code's templates in the catalogue)."""
+    english = str(text)
+    key = text.key if isinstance(text, Sentence) else english
+    if language == "en":
+        # The template is the English, said again from its values: a sentence the API
+        # words in the project's language reads in English here too. pydantic's own are
+        # its English as they stand.
+        if not isinstance(text, Sentence) or key.startswith("pydantic:"):
+            return english
+        wording: str | None = key
+    else:
+        wording = sentences(language).get(key)
+    if wording is None:
+        log.warning("no %s wording for the sentence %r", language, key)
+        return english
+    if not isinstance(text, Sentence) or not text.params:
+        return wording
+    values = {
+        name: say(language, value) if isinstance(value, Sentence) else value
+        for name, value in text.params.items()
+    }
+    return wording.format(**values)
 
 
 def choose_language(chosen: str | None, accept_language: str, project_language: str | None) -> str:

@@ -35,6 +35,7 @@ def page(
         .render(
             v=visitor,
             t=visitor.t,
+            say=visitor.say,
             csrf_field=CSRF_FIELD,
             languages=LANGUAGE_NAMES,
             section=section,

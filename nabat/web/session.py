@@ -31,7 +31,7 @@ from nabat.services import accounts
 from nabat.services.access import Principal, Scope
 from nabat.services.project_settings import message_settings
 from nabat.state import AppState
-from nabat.web.i18n import choose_language, translate
+from nabat.web.i18n import choose_language, say, translate
 
 SESSION_COOKIE = "nabat_session"
 NONCE_COOKIE = "nabat_nonce"
@@ -74,6 +74,10 @@ class Visitor:
     def t(self, key: str, **values: object) -> str:
         """The wording for ``key`` in the visitor's language."""
         return translate(self.language, key, **values)
+
+    def say(self, text: object) -> str:
+        """A service's sentence (an error's message or detail) in the visitor's language."""
+        return say(self.language, text)
 
     def can(self, scope: Scope) -> bool:
         """Whether the visitor may do what ``scope`` allows in the current project."""
