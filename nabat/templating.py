@@ -25,6 +25,7 @@ from nabat.message_templates.samples import sample_event
 from nabat.message_templates.sandbox import MAX_OUTPUT, environment, time_budget
 from nabat.message_templates.words import severity_title
 from nabat.routing.snapshot import KINDS
+from nabat.sentences import Sentence
 
 __all__ = [
     "KINDS",
@@ -53,7 +54,6 @@ _SAMPLE_RECIPIENTS: dict[str, dict[str, Any]] = {
     "ru": {"name": "Анна Смирнова", "address": "anna.smirnova@example.org"},
 }
 _SAMPLE_PROJECT: dict[str, Any] = {"name": "Operations"}
-_LANGUAGE_NAMES = {"en": "English", "ru": "Russian"}
 # Characters that break a header line besides what str.split() already treats as space.
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
@@ -100,9 +100,11 @@ def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
 
 def _check_kind(kind: str) -> None:
     if kind not in KINDS:
-        message = f"unknown channel kind {kind!r}; use one of: " + ", ".join(KINDS)
+        message = Sentence(
+            "unknown channel kind {kind!r}; use one of: {kinds}", kind=kind, kinds=", ".join(KINDS)
+        )
         raise ValidationFailed(
-            f"channelKind: {message}",
+            Sentence("{field}: {message}", field="channelKind", message=message),
             details=[{"field": "channelKind", "message": message, "type": "value_error"}],
         )
 
@@ -125,15 +127,21 @@ def default_template(type_key: str, kind: str, language: str) -> TemplateSource:
 
 def _refused(field: str, line: int | None, cause: str, during: str = "") -> ValidationFailed:
     """The 422 for a broken template: the field, the line (when known) and the cause."""
-    where = f"the {field} template, line {line}" if line else f"the {field} template"
-    suffix = f" ({during})" if during else ""
+    # ``cause`` is ours (a Sentence) or the template engine's own English diagnosis.
+    message = Sentence("{cause} ({during})", cause=cause, during=during) if during else cause
+    if line:
+        said = Sentence(
+            "the {field} template, line {line}: {message}", field=field, line=line, message=message
+        )
+    else:
+        said = Sentence("the {field} template: {message}", field=field, message=message)
     return ValidationFailed(
-        f"{where}: {cause}{suffix}",
+        said,
         details=[
             {
                 "field": field,
                 "line": line,
-                "message": cause + suffix,
+                "message": message,
                 "type": "template_error",
             }
         ],
@@ -141,6 +149,13 @@ def _refused(field: str, line: int | None, cause: str, during: str = "") -> Vali
 
 
 _INCLUDES = (nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)
+
+
+def _during(type_key: str, language: str) -> Sentence:
+    """What a trial render that failed was rendering."""
+    if language == "ru":
+        return Sentence("with the sample {type} event in Russian", type=type_key)
+    return Sentence("with the sample {type} event in English", type=type_key)
 
 
 def _check_tree(tree: nodes.Template) -> None:
@@ -162,8 +177,11 @@ def _check_tree(tree: nodes.Template) -> None:
             name = first.value if isinstance(first, nodes.Const) else None
         if isinstance(name, str) and name.startswith("_"):
             raise TemplateSyntaxError(
-                f"access to {name!r} is not allowed: names starting with an underscore "
-                "are internal",
+                Sentence(
+                    "access to {name!r} is not allowed: names starting with an underscore "
+                    "are internal",
+                    name=name,
+                ),
                 node.lineno,
             )
 
@@ -200,7 +218,7 @@ def _template_line(exc: BaseException) -> int | None:
 
 def _cause(exc: Exception) -> str:
     if isinstance(exc, SecurityError):
-        return f"blocked by the sandbox: {exc}"
+        return Sentence("blocked by the sandbox: {reason}", reason=str(exc))
     return str(exc) or type(exc).__name__
 
 
@@ -213,7 +231,11 @@ def _render_field(field: str, source: str, context: dict[str, Any]) -> str:
         for chunk in template.generate(context):
             size += len(chunk)
             if size > MAX_OUTPUT:
-                raise _refused(field, None, f"renders to more than {MAX_OUTPUT:,} characters")
+                raise _refused(
+                    field,
+                    None,
+                    Sentence("renders to more than {most:,} characters", most=MAX_OUTPUT),
+                )
             pieces.append(chunk)
     except ValidationFailed:
         raise
@@ -326,5 +348,5 @@ def check_template(source: TemplateSource) -> None:
                     _render_field(field, text, context)
                 except ValidationFailed as exc:
                     detail = exc.details[0]
-                    during = f"with the sample {type_key} event in {_LANGUAGE_NAMES[language]}"
+                    during = _during(type_key, language)
                     raise _refused(field, detail["line"], detail["message"], during) from None

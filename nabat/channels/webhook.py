@@ -11,6 +11,7 @@ from nabat.channels.base import MASK, ChannelConfig, Float, HttpUrl, config_erro
 from nabat.channels.descriptor import TEST_FAILED, TEST_SENT, ChannelType, SenderParts
 from nabat.channels.webhook_sender import WebhookSender, signing_key
 from nabat.errors import ErrorCode
+from nabat.sentences import Sentence
 
 # RFC 9110 token characters.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -47,13 +48,19 @@ class WebhookConfig(ChannelConfig):
         for name, header_value in value.items():
             where = f"headers.{name}"
             if not _HEADER_NAME.match(name):
-                raise config_error(where, f"header name {name!r} is not a valid HTTP header name")
+                raise config_error(
+                    where,
+                    Sentence("header name {name!r} is not a valid HTTP header name", name=name),
+                )
             if name.lower() in RESERVED_HEADERS:
                 raise config_error(
-                    where, f"header {name!r} is set by Nabat and cannot be overridden"
+                    where,
+                    Sentence("header {name!r} is set by Nabat and cannot be overridden", name=name),
                 )
             if any(ch in header_value for ch in "\r\n\0"):
-                raise config_error(where, f"header {name!r} must be a single line")
+                raise config_error(
+                    where, Sentence("header {name!r} must be a single line", name=name)
+                )
             if header_value == MASK and name.lower() not in PUBLIC_HEADERS:
                 raise mask_error(where)
         return value

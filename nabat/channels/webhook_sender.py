@@ -13,6 +13,7 @@ from nabat.channels.contract import OutgoingMessage, Receipt
 from nabat.channels.http_status import classify_status, parse_retry_after
 from nabat.channels.outbound import Outbound
 from nabat.clock import Clock
+from nabat.sentences import Sentence
 
 if TYPE_CHECKING:
     from nabat.channels.webhook import WebhookConfig
@@ -44,7 +45,10 @@ def signing_key(secret: str) -> bytes:
         key = secret.encode("utf-8")
     if len(key) < MIN_SECRET_BYTES:
         raise ValueError(
-            f"must be at least {MIN_SECRET_BYTES} bytes (e.g. whsec_ followed by 24+ base64 bytes)"
+            Sentence(
+                "must be at least {least} bytes (e.g. whsec_ followed by 24+ base64 bytes)",
+                least=MIN_SECRET_BYTES,
+            )
         )
     return key
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nabat.errors import ValidationFailed
+from nabat.sentences import Sentence
 
 OPERATORS = ("=", "!=", "=~", "!~")
 # A user's regex runs on every event: keep it short enough to review (and to bound).
@@ -56,17 +57,30 @@ class Matcher:
 
 
 def _fail(where: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{where}: {message}", details=[{"field": where, "message": message}])
+    return ValidationFailed(
+        Sentence("{field}: {message}", field=where, message=message),
+        details=[{"field": where, "message": message}],
+    )
 
 
 def compile_regex(value: str, where: str) -> re.Pattern[str]:
     """Compile a user's regular expression, or say what is wrong with it."""
     if len(value) > MAX_REGEX:
-        raise _fail(where, f"the regular expression is longer than {MAX_REGEX} characters")
+        raise _fail(
+            where,
+            Sentence("the regular expression is longer than {most} characters", most=MAX_REGEX),
+        )
     try:
         return re.compile(value)
     except re.error as exc:
-        raise _fail(where, f"{value!r} is not a valid regular expression: {exc}") from exc
+        raise _fail(
+            where,
+            Sentence(
+                "{value!r} is not a valid regular expression: {reason}",
+                value=value,
+                reason=str(exc),
+            ),
+        ) from exc
 
 
 def _flag(raw: Mapping[str, Any], key: str, *, default: bool, where: str) -> bool:
@@ -83,7 +97,10 @@ def parse_matcher(raw: Any, where: str) -> Matcher:
         raise _fail(where, 'a matcher is an object {"name": …, "op": "=", "value": …}')
     unknown = sorted(set(raw) - {"name", "op", "value", "isRegex", "isEqual"})
     if unknown:
-        raise _fail(where, f"unknown keys {unknown}; a matcher has name, op and value")
+        raise _fail(
+            where,
+            Sentence("unknown keys {unknown}; a matcher has name, op and value", unknown=unknown),
+        )
     name, value = raw.get("name"), raw.get("value")
     if not isinstance(name, str) or not name.strip():
         raise _fail(f"{where}.name", "give the field or label name to match")
@@ -96,7 +113,14 @@ def parse_matcher(raw: Any, where: str) -> Matcher:
         equal = _flag(raw, "isEqual", default=True, where=where)
         op = ("=~" if regex else "=") if equal else ("!~" if regex else "!=")
     if op not in OPERATORS:
-        raise _fail(f"{where}.op", f"{op!r} is not an operator; use one of {', '.join(OPERATORS)}")
+        raise _fail(
+            f"{where}.op",
+            Sentence(
+                "{op!r} is not an operator; use one of {operators}",
+                op=op,
+                operators=", ".join(OPERATORS),
+            ),
+        )
     text = str(value)
     pattern = compile_regex(text, f"{where}.value") if op in ("=~", "!~") else None
     return Matcher(name=name.strip(), op=op, value=text, pattern=pattern)

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from nabat.errors import Forbidden
 from nabat.models.account import Role
+from nabat.sentences import Sentence
 
 
 class Scope(StrEnum):
@@ -73,11 +74,18 @@ class Principal:
             return
         if self.api_key_id is not None:
             raise Forbidden(
-                f"this API key lacks the scope {scope.value!r}; "
-                "create a key with that scope to do this"
+                Sentence(
+                    "this API key lacks the scope {scope!r}; "
+                    "create a key with that scope to do this",
+                    scope=scope.value,
+                )
             )
         role = self.role.value if self.role else "none"
         raise Forbidden(
-            f"your role in this project ({role}) does not allow {scope.value!r}; "
-            "ask a project admin for a higher role"
+            Sentence(
+                "your role in this project ({role}) does not allow {scope!r}; "
+                "ask a project admin for a higher role",
+                role=role,
+                scope=scope.value,
+            )
         )

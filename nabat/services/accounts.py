@@ -16,6 +16,7 @@ from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, Project, Role, User
 from nabat.security.passwords import MIN_PASSWORD_LENGTH, hash_password
+from nabat.sentences import Sentence
 from nabat.services.routing_cache import CONTEXTS
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,99}$")
@@ -26,13 +27,19 @@ DEFAULT_PROJECT_SLUG = "default"
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+    return ValidationFailed(
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message}],
+    )
 
 
 def check_password_strength(password: str) -> None:
     """Refuse passwords too short to resist guessing."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise _invalid("password", f"must be at least {MIN_PASSWORD_LENGTH} characters long")
+        raise _invalid(
+            "password",
+            Sentence("must be at least {least} characters long", least=MIN_PASSWORD_LENGTH),
+        )
 
 
 async def create_user(
@@ -90,7 +97,9 @@ async def create_project(
     if not _SLUG.match(slug):
         raise _invalid("slug", "must be lowercase letters, digits and hyphens (max 64)")
     if await session.scalar(select(Project.id).where(Project.slug == slug)) is not None:
-        raise Conflict(f"a project with slug {slug!r} already exists; choose another slug")
+        raise Conflict(
+            Sentence("a project with slug {slug!r} already exists; choose another slug", slug=slug)
+        )
     project = Project(name=name, slug=slug, created_at=clock.now())
     session.add(project)
     await session.flush()
@@ -165,7 +174,9 @@ async def get_project(session: AsyncSession, ref: str) -> Project:
     if project is None:
         project = await session.scalar(select(Project).where(Project.slug == ref))
     if project is None:
-        raise NotFound(f"project {ref!r} not found", code=ErrorCode.PROJECT_NOT_FOUND)
+        raise NotFound(
+            Sentence("project {ref!r} not found", ref=ref), code=ErrorCode.PROJECT_NOT_FOUND
+        )
     return project
 
 

@@ -16,6 +16,7 @@ from nabat.security.apikeys import (
     mint_api_key,
     split_api_key,
 )
+from nabat.sentences import Sentence
 from nabat.services.access import Principal, Scope
 
 # Writing last_used_at on every request would turn each authenticated read into a write.
@@ -29,8 +30,15 @@ def parse_scopes(requested: list[str]) -> list[Scope]:
     if unknown:
         allowed = ", ".join(valid)
         raise ValidationFailed(
-            f"unknown scope {unknown[0]!r}; valid scopes are: {allowed}",
-            details=[{"field": "scopes", "message": f"unknown scope {name!r}"} for name in unknown],
+            Sentence(
+                "unknown scope {scope!r}; valid scopes are: {allowed}",
+                scope=unknown[0],
+                allowed=allowed,
+            ),
+            details=[
+                {"field": "scopes", "message": Sentence("unknown scope {scope!r}", scope=name)}
+                for name in unknown
+            ],
         )
     return sorted({valid[name] for name in requested}, key=list(Scope).index)
 
@@ -56,8 +64,11 @@ async def create_api_key(
     beyond = [scope.value for scope in scopes if scope not in creator.scopes]
     if beyond:
         raise ValidationFailed(
-            f"you cannot grant scopes you do not hold: {', '.join(beyond)}",
-            details=[{"field": "scopes", "message": f"not yours to grant: {s}"} for s in beyond],
+            Sentence("you cannot grant scopes you do not hold: {scopes}", scopes=", ".join(beyond)),
+            details=[
+                {"field": "scopes", "message": Sentence("not yours to grant: {scope}", scope=s)}
+                for s in beyond
+            ],
         )
     minted = mint_api_key()
     key = ApiKey(
@@ -86,7 +97,9 @@ async def revoke_api_key(session: AsyncSession, clock: Clock, project_id: int, k
     """Revoke a key of the project; another project's key looks missing."""
     key = await session.get(ApiKey, key_id) if as_id(key_id) else None
     if key is None or key.project_id != project_id:
-        raise NotFound(f"API key {key_id} not found", code=ErrorCode.API_KEY_NOT_FOUND)
+        raise NotFound(
+            Sentence("API key {id} not found", id=key_id), code=ErrorCode.API_KEY_NOT_FOUND
+        )
     if key.revoked_at is None:
         key.revoked_at = clock.now()
     await session.flush()

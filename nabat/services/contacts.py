@@ -17,6 +17,7 @@ from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, User
 from nabat.models.contact import ContactKind, ContactPoint
+from nabat.sentences import Sentence
 
 EMAIL_MAX = 320
 LABEL_MAX = 100
@@ -54,12 +55,18 @@ def normalise_email(value: str) -> str:
     """
     candidate = value.strip()
     if len(candidate) > EMAIL_MAX:
-        raise ValueError(f"an e-mail address has at most {EMAIL_MAX} characters")
+        raise ValueError(
+            Sentence("an e-mail address has at most {most} characters", most=EMAIL_MAX)
+        )
     try:
         checked = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(
-            f"{candidate!r} is not an e-mail address like name@example.com: {exc}"
+            Sentence(
+                "{value!r} is not an e-mail address like name@example.com: {reason}",
+                value=candidate,
+                reason=str(exc),
+            )
         ) from None
     return checked.normalized.lower()
 
@@ -72,8 +79,11 @@ def normalise_phone(value: str) -> str:
     digits = _PHONE_SEPARATORS.sub("", value)
     if not _E164.match(digits):
         raise ValueError(
-            f"{value.strip()!r} is not a phone number in international E.164 form: write + "
-            "and the country code, then the number, 8-15 digits in all (e.g. +7 925 507-06-02)"
+            Sentence(
+                "{value!r} is not a phone number in international E.164 form: write + and the "
+                "country code, then the number, 8-15 digits in all (e.g. +7 925 507-06-02)",
+                value=value.strip(),
+            )
         )
     return digits
 
@@ -86,9 +96,12 @@ def normalise_telegram(value: str) -> str:
     chat = value.strip()
     if not (_CHAT_ID.match(chat) or _CHAT_USERNAME.match(chat)):
         raise ValueError(
-            f"{chat!r} is not a Telegram chat: give the numeric chat id (e.g. 123456789, or "
-            "-1001234567890 for a group) or a public @channelusername (5-32 letters, digits "
-            "and underscores)"
+            Sentence(
+                "{value!r} is not a Telegram chat: give the numeric chat id (e.g. 123456789, or "
+                "-1001234567890 for a group) or a public @channelusername (5-32 letters, "
+                "digits and underscores)",
+                value=chat,
+            )
         )
     return chat
 
@@ -102,7 +115,12 @@ def normalise_contact(kind: str, value: str) -> tuple[ContactKind, str]:
         checked_kind = ContactKind(kind.strip().upper())
     except ValueError:
         raise _invalid(
-            "kind", f"{kind!r} is not a kind of contact point; use one of {_KINDS}"
+            "kind",
+            Sentence(
+                "{kind!r} is not a kind of contact point; use one of {kinds}",
+                kind=kind,
+                kinds=_KINDS,
+            ),
         ) from None
     normalise = {
         ContactKind.EMAIL: normalise_email,
@@ -112,12 +130,13 @@ def normalise_contact(kind: str, value: str) -> tuple[ContactKind, str]:
     try:
         return checked_kind, normalise(value)
     except ValueError as exc:
-        raise _invalid("value", str(exc)) from None
+        raise _invalid("value", exc.args[0]) from None
 
 
 def _invalid(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(
-        f"{field}: {message}", details=[{"field": field, "message": message, "type": "value_error"}]
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message, "type": "value_error"}],
     )
 
 
@@ -126,7 +145,7 @@ def _label(label: str | None) -> str | None:
         return None
     label = label.strip()
     if len(label) > LABEL_MAX:
-        raise _invalid("label", f"must be at most {LABEL_MAX} characters")
+        raise _invalid("label", Sentence("must be at most {most} characters", most=LABEL_MAX))
     if any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in label):
         raise _invalid("label", "must be one line of text without control characters")
     return label
@@ -157,7 +176,9 @@ async def add_contact(
     checked_kind, checked_value = normalise_contact(kind, value)
     checked_label = _label(label)
     if checked_kind is ContactKind.EMAIL and checked_value == user.email.lower():
-        raise Conflict(f"{checked_value} is already this account's e-mail address")
+        raise Conflict(
+            Sentence("{value} is already this account's e-mail address", value=checked_value)
+        )
     taken = await session.scalar(
         select(ContactPoint.id).where(
             ContactPoint.user_id == user.id,
@@ -183,15 +204,24 @@ async def add_contact(
         # Two requests adding the same address at once: the unique constraint decides.
         await session.rollback()
         raise Conflict(
-            f"{checked_kind.value} contact point {checked_value} was just added by another "
-            "request; list the contact points to see it"
+            Sentence(
+                "{kind} contact point {value} was just added by another request; list the "
+                "contact points to see it",
+                kind=checked_kind.value,
+                value=checked_value,
+            )
         ) from exc
     return point
 
 
 def _duplicate(kind: ContactKind, value: str, existing_id: int) -> Conflict:
     return Conflict(
-        f"this user already has the {kind.value} contact point {value} (id {existing_id})"
+        Sentence(
+            "this user already has the {kind} contact point {value} (id {id})",
+            kind=kind.value,
+            value=value,
+            id=existing_id,
+        )
     )
 
 
@@ -203,8 +233,11 @@ async def remove_contact(session: AsyncSession, user_id: int, contact_id: int) -
     point = await session.get(ContactPoint, contact_id) if as_id(contact_id) else None
     if point is None or point.user_id != user_id:
         raise NotFound(
-            f"contact point {contact_id} not found for this user; list the user's contact "
-            "points to see their ids"
+            Sentence(
+                "contact point {id} not found for this user; list the user's contact points "
+                "to see their ids",
+                id=contact_id,
+            )
         )
     await session.delete(point)
 
@@ -222,8 +255,11 @@ async def contacts_owner(session: AsyncSession, caller: User, user_id: int) -> U
         user = await session.get(User, user_id)
     if user is None:
         raise NotFound(
-            f"user {user_id} not found; your own contact points are at "
-            "/api/v1/users/me/contact-points",
+            Sentence(
+                "user {id} not found; your own contact points are at "
+                "/api/v1/users/me/contact-points",
+                id=user_id,
+            ),
             code=ErrorCode.USER_NOT_FOUND,
         )
     return user

@@ -13,6 +13,7 @@ from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound
 from nabat.models.delivery import ChannelHealth, Delivery, DeliveryAttempt, DeliveryStatus
 from nabat.models.event import Event
+from nabat.sentences import Sentence
 
 _RETRYABLE = (DeliveryStatus.FAILED.value, DeliveryStatus.DEAD.value)
 
@@ -91,7 +92,7 @@ async def get_delivery(
     delivery = await session.get(Delivery, delivery_id) if as_id(delivery_id) else None
     if delivery is None or delivery.project_id != project_id:
         raise NotFound(
-            f"delivery {delivery_id} not found in this project",
+            Sentence("delivery {id} not found in this project", id=delivery_id),
             code=ErrorCode.DELIVERY_NOT_FOUND,
         )
     attempts = await session.scalars(
@@ -113,8 +114,11 @@ async def retry_delivery(
     delivery, _ = await get_delivery(session, project_id, delivery_id)
     if delivery.status not in _RETRYABLE:
         raise Conflict(
-            f"delivery {delivery_id} is {delivery.status}; only FAILED or DEAD deliveries "
-            "can be retried"
+            Sentence(
+                "delivery {id} is {status}; only FAILED or DEAD deliveries can be retried",
+                id=delivery_id,
+                status=delivery.status,
+            )
         )
     await session.execute(
         update(Delivery)

@@ -13,6 +13,7 @@ from nabat.db.ids import as_id
 from nabat.errors import NotFound
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event
+from nabat.sentences import Sentence
 
 # What each ``routing`` value of the record means, as a condition.
 _ROUTING: dict[str, Any] = {
@@ -71,7 +72,7 @@ async def get_event(
     """An event of the project with its deliveries (suppressed ones too), oldest first."""
     event = await session.get(Event, event_id) if as_id(event_id) else None
     if event is None or event.project_id != project_id:
-        raise NotFound(f"event {event_id} not found in this project")
+        raise NotFound(Sentence("event {id} not found in this project", id=event_id))
     deliveries = await session.scalars(
         select(Delivery).where(Delivery.event_id == event.id).order_by(Delivery.id)
     )

@@ -22,6 +22,7 @@ from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.account import Membership, Project, Role, User
 from nabat.models.invitation import Invitation, InvitationStatus
+from nabat.sentences import Sentence
 from nabat.services import accounts
 
 # Long enough for someone away for a long weekend; short enough that a forgotten offer
@@ -29,9 +30,9 @@ from nabat.services import accounts
 INVITATION_TTL = timedelta(days=7)
 
 _ANSWERED = {
-    InvitationStatus.ACCEPTED: "was already accepted",
-    InvitationStatus.DECLINED: "was declined",
-    InvitationStatus.REVOKED: "was withdrawn by the project",
+    InvitationStatus.ACCEPTED: Sentence("was already accepted"),
+    InvitationStatus.DECLINED: Sentence("was declined"),
+    InvitationStatus.REVOKED: Sentence("was withdrawn by the project"),
 }
 
 
@@ -42,8 +43,11 @@ def invitee_of(ref: str) -> str:
     """
     invitee = ref.strip().lower()
     if not invitee:
-        message = "give the user's id, username or e-mail address"
-        raise ValidationFailed(f"user: {message}", details=[{"field": "user", "message": message}])
+        message = Sentence("give the user's id, username or e-mail address")
+        raise ValidationFailed(
+            Sentence("{field}: {message}", field="user", message=message),
+            details=[{"field": "user", "message": message}],
+        )
     return invitee
 
 
@@ -89,8 +93,11 @@ async def invite(
         # Two requests inviting the same invitee at once: the partial unique index decides.
         await session.rollback()
         raise Conflict(
-            f"an invitation for {invitee!r} was just sent by another request; list them "
-            "with GET /api/v1/members/invitations"
+            Sentence(
+                "an invitation for {invitee!r} was just sent by another request; list them "
+                "with GET /api/v1/members/invitations",
+                invitee=invitee,
+            )
         ) from exc
     return invitation
 
@@ -122,7 +129,7 @@ async def revoke(
     invitation = await session.get(Invitation, invitation_id) if as_id(invitation_id) else None
     if invitation is None or invitation.project_id != project_id:
         raise _not_found(invitation_id, "GET /api/v1/members/invitations")
-    _require_open(invitation, clock, "there is nothing to withdraw")
+    _require_open(invitation, clock, Sentence("there is nothing to withdraw"))
     invitation.status = InvitationStatus.REVOKED
     invitation.answered_at = clock.now()
     await session.flush()
@@ -176,8 +183,11 @@ async def accept(
     )
     if joined is not None:
         raise Conflict(
-            f"you are already a member of project {project.slug!r}; its admins change your "
-            "role there"
+            Sentence(
+                "you are already a member of project {project!r}; its admins change your "
+                "role there",
+                project=project.slug,
+            )
         )
     # An instance administrator is owner everywhere; the row says so too.
     role = Role.OWNER if user.is_superuser else Role(invitation.role)
@@ -199,7 +209,7 @@ async def _own(session: AsyncSession, clock: Clock, user: User, invitation_id: i
     invitation = await session.get(Invitation, invitation_id) if as_id(invitation_id) else None
     if invitation is None or invitation.user_id != user.id:
         raise _not_found(invitation_id, "GET /api/v1/invitations")
-    _require_open(invitation, clock, "ask the project's admins to invite you again")
+    _require_open(invitation, clock, Sentence("ask the project's admins to invite you again"))
     return invitation
 
 
@@ -207,16 +217,24 @@ def _require_open(invitation: Invitation, clock: Clock, if_expired: str) -> None
     """Refuse an invitation that was answered, withdrawn or has expired."""
     answered = _ANSWERED.get(InvitationStatus(invitation.status))
     if answered is not None:
-        raise Conflict(f"invitation {invitation.id} {answered}")
+        raise Conflict(Sentence("invitation {id} {answered}", id=invitation.id, answered=answered))
     if invitation.expires_at <= clock.now():
         raise Conflict(
-            f"invitation {invitation.id} expired at {invitation.expires_at.isoformat()}; "
-            f"{if_expired}"
+            Sentence(
+                "invitation {id} expired at {expired}; {hint}",
+                id=invitation.id,
+                expired=invitation.expires_at.isoformat(),
+                hint=if_expired,
+            )
         )
 
 
 def _not_found(invitation_id: int, listing: str) -> NotFound:
     return NotFound(
-        f"invitation {invitation_id} not found; list invitations with {listing}",
+        Sentence(
+            "invitation {id} not found; list invitations with {listing}",
+            id=invitation_id,
+            listing=listing,
+        ),
         code=ErrorCode.INVITATION_NOT_FOUND,
     )

@@ -18,6 +18,7 @@ from nabat.models.account import User
 from nabat.security.clients import address_bucket
 from nabat.security.passwords import verify_password
 from nabat.security.ratelimit import AttemptLimiter
+from nabat.sentences import Sentence
 from nabat.services.accounts import find_user
 
 
@@ -55,7 +56,7 @@ async def log_in(
     if wait > 0:
         seconds = max(1, math.ceil(wait))
         raise TooManyRequests(
-            f"too many login attempts; try again in {seconds} s",
+            Sentence("too many login attempts; try again in {seconds} s", seconds=seconds),
             headers={"Retry-After": str(seconds)},
         )
     # Counted before the password is checked and given back on success: requests racing

@@ -20,6 +20,7 @@ from nabat.channels.registry import channel_type, channel_types
 from nabat.db.ids import as_id
 from nabat.errors import ChannelDisabled, ValidationFailed
 from nabat.models.channel import Channel
+from nabat.sentences import Sentence, either
 
 FIELD = "mailChannelId"
 
@@ -77,7 +78,7 @@ async def offered(session: AsyncSession, project_id: int, current: int | None) -
 
 def _refused(message: str) -> ValidationFailed:
     return ValidationFailed(
-        f"{FIELD}: {message}",
+        Sentence("{field}: {message}", field=FIELD, message=message),
         details=[{"field": FIELD, "message": message, "type": "value_error"}],
     )
 
@@ -90,14 +91,22 @@ async def checked_connection(session: AsyncSession, project_id: int, channel_id:
     """
     row = await session.get(Channel, channel_id) if as_id(channel_id) else None
     if row is None or row.project_id != project_id:
-        raise _refused(f"channel {channel_id} is not a channel of this project")
+        raise _refused(Sentence("channel {id} is not a channel of this project", id=channel_id))
     if not words_mail(row.type):
         raise _refused(
-            f"channel {row.id} ({row.name}) is a {row.type} channel, which does not send "
-            f"e-mail; choose a channel of type {' or '.join(mail_types())}"
+            Sentence(
+                "channel {id} ({name}) is a {type} channel, which does not send e-mail; "
+                "choose a channel of type {types}",
+                id=row.id,
+                name=row.name,
+                type=row.type,
+                types=either(mail_types(), commas=False),
+            )
         )
     if not row.enabled:
-        raise _refused(f"channel {row.id} ({row.name}) is disabled; enable it first")
+        raise _refused(
+            Sentence("channel {id} ({name}) is disabled; enable it first", id=row.id, name=row.name)
+        )
     return row.id
 
 
@@ -115,8 +124,12 @@ def mail_route(channels: Iterable[C], connection_id: int | None) -> C | None:
         return None
     if not found.enabled:
         raise ChannelDisabled(
-            f"the project's mail connection, channel {found.id} ({found.name}), is "
-            "disabled; enable it, choose another one with PUT /api/v1/settings/mail "
-            '{"mailChannelId": ...}, or name a channelId'
+            Sentence(
+                "the project's mail connection, channel {id} ({name}), is disabled; enable "
+                "it, choose another one with PUT /api/v1/settings/mail "
+                '{{"mailChannelId": ...}}, or name a channelId',
+                id=found.id,
+                name=found.name,
+            )
         )
     return found

@@ -24,6 +24,7 @@ from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, Forbidden, NotFound, ValidationFailed
 from nabat.models.account import Membership, Role, User
 from nabat.models.invitation import Invitation
+from nabat.sentences import Sentence
 from nabat.services import accounts, invitations
 from nabat.services.access import Principal, Scope
 
@@ -47,9 +48,10 @@ def parse_role(value: str) -> Role:
     try:
         return Role(value.lower())
     except ValueError:
-        message = "must be one of owner, admin, member, viewer"
+        message = Sentence("must be one of owner, admin, member, viewer")
         raise ValidationFailed(
-            f"role: {message}", details=[{"field": "role", "message": message}]
+            Sentence("{field}: {message}", field="role", message=message),
+            details=[{"field": "role", "message": message}],
         ) from None
 
 
@@ -103,11 +105,19 @@ def _may_manage(standing: Role, user: User, current: Role) -> None:
     """Refuse an admin's change to an owner or an instance administrator (``current`` is
     the role ``user`` acts with)."""
     if standing is not Role.OWNER and current is Role.OWNER:
-        who = "an instance administrator" if user.is_superuser else "an owner"
-        raise Forbidden(
-            f"{user.username} is {who} of this project; only a project owner may change "
-            "their role or remove them"
-        )
+        if user.is_superuser:
+            refusal = Sentence(
+                "{user} is an instance administrator of this project; only a project owner "
+                "may change their role or remove them",
+                user=user.username,
+            )
+        else:
+            refusal = Sentence(
+                "{user} is an owner of this project; only a project owner may change their "
+                "role or remove them",
+                user=user.username,
+            )
+        raise Forbidden(refusal)
 
 
 async def _keep_an_owner(session: AsyncSession, project_id: int, user: User) -> None:
@@ -129,8 +139,11 @@ async def _keep_an_owner(session: AsyncSession, project_id: int, user: User) -> 
     )
     if owners <= {user.id}:
         raise Conflict(
-            f"{user.username} is the last owner of this project; make another member owner "
-            "first (PUT /api/v1/members with role owner)"
+            Sentence(
+                "{user} is the last owner of this project; make another member owner first "
+                "(PUT /api/v1/members with role owner)",
+                user=user.username,
+            )
         )
 
 
@@ -157,7 +170,10 @@ async def set_role(
             )
         user = await accounts.find_user(session, ref)
         if user is None:
-            raise NotFound(f"user {ref.strip()!r} not found", code=ErrorCode.USER_NOT_FOUND)
+            raise NotFound(
+                Sentence("user {user!r} not found", user=ref.strip()),
+                code=ErrorCode.USER_NOT_FOUND,
+            )
         current = None
     else:
         user, membership = found
@@ -165,9 +181,12 @@ async def set_role(
         _may_manage(standing, user, current)
     if user.is_superuser and role is not Role.OWNER:
         raise Conflict(
-            f"{user.username} is an instance administrator and so owner of every project; "
-            "their role cannot be lowered (remove them from the project if they should not "
-            "hear from it)"
+            Sentence(
+                "{user} is an instance administrator and so owner of every project; their "
+                "role cannot be lowered (remove them from the project if they should not "
+                "hear from it)",
+                user=user.username,
+            )
         )
     if current is Role.OWNER and role is not Role.OWNER:
         await _keep_an_owner(session, caller.project_id, user)
@@ -192,8 +211,10 @@ async def remove(session: AsyncSession, caller: Principal, user_id: int) -> Memb
         row = (await session.execute(_members(caller.project_id).where(User.id == user_id))).first()
     if row is None:
         raise NotFound(
-            f"user {user_id} is not a member of this project; list members with "
-            "GET /api/v1/members",
+            Sentence(
+                "user {id} is not a member of this project; list members with GET /api/v1/members",
+                id=user_id,
+            ),
             code=ErrorCode.USER_NOT_FOUND,
         )
     user, membership = row

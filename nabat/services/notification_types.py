@@ -16,6 +16,7 @@ from nabat.clock import Clock
 from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound
 from nabat.models.routing import NotificationTypeRow
+from nabat.sentences import Sentence
 from nabat.services.project_settings import (
     UNSET,
     Unset,
@@ -133,8 +134,12 @@ async def type_states(
 
 def _not_found(key: str) -> NotFound:
     return NotFound(
-        f"notification type {key!r} not found: it is neither built in nor made by this "
-        f'project; create it with POST {_TYPES_PATH} {{"key": "{key}", "title": "..."}}'
+        Sentence(
+            "notification type {key!r} not found: it is neither built in nor made by this "
+            'project; create it with POST {path} {{"key": "{key}", "title": "..."}}',
+            key=key,
+            path=_TYPES_PATH,
+        )
     )
 
 
@@ -182,12 +187,15 @@ def _title(title: str) -> str:
 def _check_key(key: str) -> str:
     key = key.strip()
     if len(key) > KEY_MAX:
-        raise invalid("key", f"must be at most {KEY_MAX} characters")
+        raise invalid("key", Sentence("must be at most {most} characters", most=KEY_MAX))
     if not _KEY.match(key):
         raise invalid(
             "key",
-            f"{key!r} is not a type key: use lowercase letters, digits, _ and -, in "
-            "dot-separated parts starting with a letter (e.g. backup.failed)",
+            Sentence(
+                "{key!r} is not a type key: use lowercase letters, digits, _ and -, in "
+                "dot-separated parts starting with a letter (e.g. backup.failed)",
+                key=key,
+            ),
         )
     return key
 
@@ -210,8 +218,12 @@ async def create_type(
     key = _check_key(key)
     if key in BY_KEY:
         raise Conflict(
-            f"{key!r} is a built-in notification type; switch it on or off with "
-            f"PUT {_TYPES_PATH}/{key}, or choose another key"
+            Sentence(
+                "{key!r} is a built-in notification type; switch it on or off with "
+                "PUT {path}/{key}, or choose another key",
+                key=key,
+                path=_TYPES_PATH,
+            )
         )
     row = NotificationTypeRow(
         project_id=project_id,
@@ -224,8 +236,12 @@ async def create_type(
     )
     if key in await _rows(session, project_id):
         raise Conflict(
-            f"this project already has a notification type {key!r}; change it with "
-            f"PUT {_TYPES_PATH}/{key}"
+            Sentence(
+                "this project already has a notification type {key!r}; change it with "
+                "PUT {path}/{key}",
+                key=key,
+                path=_TYPES_PATH,
+            )
         )
     session.add(row)
     await _store(session, project_id, key)
@@ -241,8 +257,12 @@ async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
     """
     if key in BY_KEY:
         raise Conflict(
-            f"{key!r} is a built-in notification type and cannot be deleted; switch it off "
-            f'instead with PUT {_TYPES_PATH}/{key} {{"enabled": false}}'
+            Sentence(
+                "{key!r} is a built-in notification type and cannot be deleted; switch it off "
+                'instead with PUT {path}/{key} {{"enabled": false}}',
+                key=key,
+                path=_TYPES_PATH,
+            )
         )
     row = (await _rows(session, project_id)).get(key)
     if row is None:
@@ -260,8 +280,11 @@ async def _store(session: AsyncSession, project_id: int, key: str) -> None:
         # The (project, key) unique constraint: another request wrote this type first.
         await session.rollback()
         raise Conflict(
-            f"another request changed notification type {key!r} at the same moment; "
-            "read it and send your change again"
+            Sentence(
+                "another request changed notification type {key!r} at the same moment; "
+                "read it and send your change again",
+                key=key,
+            )
         ) from exc
     # Ingest caches the project's types; the next event must see this change once it is
     # committed.

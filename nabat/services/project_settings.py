@@ -19,6 +19,7 @@ from nabat.clock import Clock
 from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ValidationFailed
 from nabat.models.template import ProjectSettings
+from nabat.sentences import Sentence, either
 from nabat.services.contacts import normalise_email
 from nabat.services.mail_connection import checked_connection
 from nabat.services.routing_cache import CONTEXTS
@@ -78,7 +79,8 @@ class MailChanges:
 def invalid(field: str, message: str) -> ValidationFailed:
     """The 422 for one field: ``"<field>: <message>"`` and the field in ``details``."""
     return ValidationFailed(
-        f"{field}: {message}", details=[{"field": field, "message": message, "type": "value_error"}]
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message, "type": "value_error"}],
     )
 
 
@@ -94,7 +96,7 @@ def clean_line(field: str, value: str | None, limit: int) -> str | None:
     if any(unicodedata.category(char) in _LINE_BREAKING for char in value):
         raise invalid(field, "must be one line of text without line breaks or control characters")
     if len(value) > limit:
-        raise invalid(field, f"must be at most {limit} characters (it has {len(value)})")
+        raise _too_long(field, value, limit)
     return value
 
 
@@ -109,8 +111,17 @@ def clean_text(field: str, value: str | None, limit: int) -> str | None:
         return None
     value = value.rstrip()
     if len(value) > limit:
-        raise invalid(field, f"must be at most {limit} characters (it has {len(value)})")
+        raise _too_long(field, value, limit)
     return value
+
+
+def _too_long(field: str, value: str, limit: int) -> ValidationFailed:
+    return invalid(
+        field,
+        Sentence(
+            "must be at most {most} characters (it has {length})", most=limit, length=len(value)
+        ),
+    )
 
 
 def _address(field: str, value: str | None) -> str | None:
@@ -119,7 +130,7 @@ def _address(field: str, value: str | None) -> str | None:
     try:
         return normalise_email(value)
     except ValueError as exc:
-        raise invalid(field, str(exc)) from None
+        raise invalid(field, exc.args[0]) from None
 
 
 def check_language(language: str | None) -> str:
@@ -133,8 +144,11 @@ def check_language(language: str | None) -> str:
     if code not in LANGUAGES:
         raise invalid(
             "language",
-            f"{language!r} is not a language of the default templates; use "
-            + " or ".join(repr(code) for code in LANGUAGES),
+            Sentence(
+                "{language!r} is not a language of the default templates; use {languages}",
+                language=language,
+                languages=either([repr(code) for code in LANGUAGES]),
+            ),
         )
     return code
 
@@ -202,7 +216,11 @@ def _refuse_incomplete(s: MessageSettings) -> None:
     missing = incomplete_mail_form(s)
     if not missing:
         return
-    message = _INCOMPLETE.get(s.language, _INCOMPLETE["en"]).format(fields=", ".join(missing))
+    fields = ", ".join(missing)
+    # Worded in the project's language for the API, as it always was; the console says it
+    # in its visitor's language from the English template.
+    worded = _INCOMPLETE.get(s.language, _INCOMPLETE["en"]).format(fields=fields)
+    message = Sentence.worded(worded, _INCOMPLETE["en"], {"fields": fields})
     raise ValidationFailed(
         message,
         details=[{"field": name, "message": message, "type": "missing"} for name in missing],

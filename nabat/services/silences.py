@@ -23,6 +23,7 @@ from nabat.models.account import User
 from nabat.models.routing import Silence
 from nabat.routing.matchers import Matcher, parse_matchers
 from nabat.routing.snapshot import iso
+from nabat.sentences import Sentence
 from nabat.services.access import Principal
 from nabat.services.routing_cache import ProjectCache
 
@@ -79,7 +80,10 @@ class SilenceChanges:
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+    return ValidationFailed(
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message}],
+    )
 
 
 def _check_matchers(raw: Any) -> list[dict[str, str]]:
@@ -92,7 +96,9 @@ def _check_matchers(raw: Any) -> list[dict[str, str]]:
             "matchers", "give at least one matcher; a silence without one would silence everything"
         )
     if len(matchers) > MAX_MATCHERS:
-        raise _field_error("matchers", f"at most {MAX_MATCHERS} matchers per silence")
+        raise _field_error(
+            "matchers", Sentence("at most {most} matchers per silence", most=MAX_MATCHERS)
+        )
     # Alertmanager's safeguard: matchers that all hold for an event with no values at all
     # (env=~".*", env!="x") would silence every event of the project.
     if all(matcher.holds({}) for matcher in matchers):
@@ -107,14 +113,19 @@ def _check_matchers(raw: Any) -> list[dict[str, str]]:
 def _check_comment(comment: str) -> str:
     comment = comment.strip()
     if not comment or len(comment) > COMMENT_MAX:
-        raise _field_error("comment", f"give a comment saying why, of 1-{COMMENT_MAX} characters")
+        raise _field_error(
+            "comment",
+            Sentence("give a comment saying why, of 1-{most} characters", most=COMMENT_MAX),
+        )
     return comment
 
 
 def _check_author(author: str) -> str:
     author = author.strip()
     if not author or len(author) > AUTHOR_MAX:
-        raise _field_error("author", f"give an author of 1-{AUTHOR_MAX} characters")
+        raise _field_error(
+            "author", Sentence("give an author of 1-{most} characters", most=AUTHOR_MAX)
+        )
     return author
 
 
@@ -126,14 +137,24 @@ def _utc(moment: datetime) -> datetime:
 def _check_window(starts_at: datetime, ends_at: datetime) -> None:
     if ends_at <= starts_at:
         raise _field_error(
-            "endsAt", f"must be after startsAt ({iso(starts_at)}); give the end of the window"
+            "endsAt",
+            Sentence(
+                "must be after startsAt ({starts}); give the end of the window",
+                starts=iso(starts_at),
+            ),
         )
 
 
 def _check_future_end(ends_at: datetime, now: datetime, hint: str) -> None:
     if ends_at <= now:
         raise _field_error(
-            "endsAt", f"{iso(ends_at)} is not in the future (now: {iso(now)}); {hint}"
+            "endsAt",
+            Sentence(
+                "{ends} is not in the future (now: {now}); {hint}",
+                ends=iso(ends_at),
+                now=iso(now),
+                hint=hint,
+            ),
         )
 
 
@@ -180,7 +201,7 @@ class SilenceService:
         matchers = _check_matchers(fields.matchers)
         starts_at = _utc(fields.starts_at) if fields.starts_at else now
         ends_at = _utc(fields.ends_at)
-        _check_future_end(ends_at, now, "a silence must end in the future")
+        _check_future_end(ends_at, now, Sentence("a silence must end in the future"))
         _check_window(starts_at, ends_at)
         row = Silence(
             project_id=project_id,
@@ -215,8 +236,11 @@ class SilenceService:
         row = await self._session.get(Silence, silence_id) if as_id(silence_id) else None
         if row is None or row.project_id != project_id:
             raise NotFound(
-                f"silence {silence_id} not found in this project; "
-                "list silences with GET /api/v1/silences"
+                Sentence(
+                    "silence {id} not found in this project; "
+                    "list silences with GET /api/v1/silences",
+                    id=silence_id,
+                )
             )
         return row
 
@@ -226,14 +250,17 @@ class SilenceService:
         now = self._clock.now()
         if state_of(row, now) is SilenceState.EXPIRED:
             raise Conflict(
-                f"silence {silence_id} has expired and cannot be changed; "
-                "create a new silence with POST /api/v1/silences"
+                Sentence(
+                    "silence {id} has expired and cannot be changed; "
+                    "create a new silence with POST /api/v1/silences",
+                    id=silence_id,
+                )
             )
         matchers = _check_matchers(changes.matchers) if changes.matchers is not None else None
         starts_at = _utc(changes.starts_at) if changes.starts_at else row.starts_at
         ends_at = _utc(changes.ends_at) if changes.ends_at else row.ends_at
         if changes.ends_at is not None:
-            _check_future_end(ends_at, now, "to end a silence now, DELETE it")
+            _check_future_end(ends_at, now, Sentence("to end a silence now, DELETE it"))
         _check_window(starts_at, ends_at)
         comment = _check_comment(changes.comment) if changes.comment is not None else None
         author = _check_author(changes.author) if changes.author is not None else None

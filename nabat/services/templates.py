@@ -18,6 +18,7 @@ from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound, ValidationFailed
 from nabat.models.account import Project, User
 from nabat.models.template import ProjectSettings, Template
+from nabat.sentences import Sentence, either
 from nabat.services.routing_cache import CONTEXTS
 from nabat.templating import (
     KINDS,
@@ -92,7 +93,8 @@ class Preview:
 def invalid(field: str, message: str) -> ValidationFailed:
     """The 422 for one field of a template."""
     return ValidationFailed(
-        f"{field}: {message}", details=[{"field": field, "message": message, "type": "value_error"}]
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message, "type": "value_error"}],
     )
 
 
@@ -134,7 +136,14 @@ def check_language(language: str | None, field: str = "language") -> str | None:
         return None
     code = language.strip().lower()
     if code not in LANGUAGES:
-        raise invalid(field, f"{language!r} is not supported; use " + " or ".join(LANGUAGES))
+        raise invalid(
+            field,
+            Sentence(
+                "{language!r} is not supported; use {languages}",
+                language=language,
+                languages=either(LANGUAGES),
+            ),
+        )
     return code
 
 
@@ -142,7 +151,14 @@ def check_kind(kind: str | None, field: str = "channelKind") -> str:
     """``kind`` lower-cased when it is a channel kind; a 422 naming ``field`` otherwise."""
     code = (kind or "").strip().lower()
     if code not in KINDS:
-        raise invalid(field, f"{kind!r} is not a channel kind; use one of: " + ", ".join(KINDS))
+        raise invalid(
+            field,
+            Sentence(
+                "{kind!r} is not a channel kind; use one of: {kinds}",
+                kind=kind,
+                kinds=", ".join(KINDS),
+            ),
+        )
     return code
 
 
@@ -150,7 +166,14 @@ def _optional(field: str, value: str | None, limit: int) -> str | None:
     if value is None or not value.strip():
         return None
     if len(value) > limit:
-        raise invalid(field, f"must be at most {limit:,} characters (it has {len(value):,})")
+        raise invalid(
+            field,
+            Sentence(
+                "must be at most {most:,} characters (it has {length:,})",
+                most=limit,
+                length=len(value),
+            ),
+        )
     return value
 
 
@@ -172,12 +195,14 @@ def _checked(values: TemplateFields) -> TemplateFields:
     if kind == "email" and subject is None:
         raise invalid("subject", "an e-mail template needs a subject")
     if kind != "email" and html is not None:
-        raise invalid("html", f"only e-mail templates have an HTML part, not {kind} ones")
+        raise invalid(
+            "html", Sentence("only e-mail templates have an HTML part, not {kind} ones", kind=kind)
+        )
     name = (values.name or "").strip() or " · ".join(
         part for part in (type_key or "custom", kind, language) if part
     )
     if len(name) > NAME_MAX:
-        raise invalid("name", f"must be at most {NAME_MAX} characters")
+        raise invalid("name", Sentence("must be at most {most} characters", most=NAME_MAX))
     check_template(TemplateSource(subject=subject, text=text, html=html))
     return TemplateFields(name, kind, type_key, language, subject, text, html)
 
@@ -223,8 +248,11 @@ class TemplateService:
         row = await self._session.get(Template, template_id) if as_id(template_id) else None
         if row is None or row.project_id != project_id:
             raise NotFound(
-                f"template {template_id} not found in this project; list templates with "
-                "GET /api/v1/templates"
+                Sentence(
+                    "template {id} not found in this project; list templates with "
+                    "GET /api/v1/templates",
+                    id=template_id,
+                )
             )
         return row
 
@@ -352,11 +380,26 @@ class TemplateService:
         )
         for row in rows:
             if row.id != own_id:
-                raise Conflict(
-                    f"template {row.id} ({row.name!r}) already serves {values.type_key} on "
-                    f"{values.channel_kind} in {values.language or 'any language'}; "
-                    "change that one instead"
-                )
+                if values.language:
+                    clash = Sentence(
+                        "template {id} ({name!r}) already serves {type} on {kind} in "
+                        "{language}; change that one instead",
+                        id=row.id,
+                        name=row.name,
+                        type=values.type_key,
+                        kind=values.channel_kind,
+                        language=values.language,
+                    )
+                else:
+                    clash = Sentence(
+                        "template {id} ({name!r}) already serves {type} on {kind} in any "
+                        "language; change that one instead",
+                        id=row.id,
+                        name=row.name,
+                        type=values.type_key,
+                        kind=values.channel_kind,
+                    )
+                raise Conflict(clash)
 
     @staticmethod
     def _apply(row: Template, values: TemplateFields) -> None:
