@@ -7,9 +7,9 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BeforeValidator, EmailStr, Field, model_validator
 
 from nabat.channels.base import ChannelConfig, Float, Int, RawSecret, SingleLine, config_error
-from nabat.channels.contract import DeliveryError, FailureClass
-from nabat.channels.descriptor import ChannelType, Phrase, ProjectSender, SenderParts
+from nabat.channels.descriptor import ChannelType, Phrase, SenderParts
 from nabat.channels.email_sender import EmailSender
+from nabat.channels.mail_sender import with_project
 from nabat.errors import ErrorCode
 
 Encryption = Literal["ssl", "starttls", "none"]
@@ -98,30 +98,6 @@ class EmailConfig(ChannelConfig):
         if self.auth is not None:
             return self.auth
         return bool(self.username)
-
-
-def with_project(config: EmailConfig, project: ProjectSender) -> EmailConfig:
-    """The channel's sender completed from the project.
-
-    From is the channel's ``fromEmail``, else the project's From address; the sender name
-    is the channel's, else the project's, else the project's name; Reply-To is the
-    channel's, else the project's, else the From address. Only a missing From address
-    is an error: a ``config`` DeliveryError naming both places to set one.
-    """
-    from_email = config.from_email or project.from_address
-    if not from_email:
-        raise DeliveryError(
-            FailureClass.CONFIG,
-            "no sender address: set fromEmail on the channel or fromAddress with PUT "
-            "/api/v1/settings/mail",
-        )
-    return config.model_copy(
-        update={
-            "from_email": from_email,
-            "from_name": config.from_name or project.from_name or project.project_name or None,
-            "reply_to": config.reply_to or project.reply_to or from_email,
-        }
-    )
 
 
 def _addressed(config: EmailConfig) -> bool:

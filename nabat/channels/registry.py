@@ -8,6 +8,7 @@ from nabat.channels.base import ChannelConfig
 from nabat.channels.descriptor import ChannelType
 from nabat.channels.discord import DISCORD
 from nabat.channels.email import EMAIL
+from nabat.channels.graph_mail import GRAPH_MAIL
 from nabat.channels.python_bot import PYTHON_BOT
 from nabat.channels.slack import SLACK
 from nabat.channels.sms import SMS
@@ -15,7 +16,17 @@ from nabat.channels.telegram import TELEGRAM
 from nabat.channels.webhook import WEBHOOK
 
 CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
-    kind.name: kind for kind in (PYTHON_BOT, TELEGRAM, EMAIL, SLACK, WEBHOOK, DISCORD, SMS)
+    kind.name: kind
+    for kind in (
+        PYTHON_BOT,
+        TELEGRAM,
+        EMAIL,
+        SLACK,
+        WEBHOOK,
+        DISCORD,
+        SMS,
+        GRAPH_MAIL,
+    )
 }
 
 CONFIG_MODELS: dict[str, type[ChannelConfig]] = {
