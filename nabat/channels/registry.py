@@ -8,6 +8,7 @@ from nabat.channels.base import ChannelConfig
 from nabat.channels.descriptor import ChannelType
 from nabat.channels.discord import DISCORD
 from nabat.channels.email import EMAIL
+from nabat.channels.ews import EWS
 from nabat.channels.graph_mail import GRAPH_MAIL
 from nabat.channels.python_bot import PYTHON_BOT
 from nabat.channels.slack import SLACK
@@ -25,6 +26,7 @@ CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
         WEBHOOK,
         DISCORD,
         SMS,
+        EWS,
         GRAPH_MAIL,
     )
 }
