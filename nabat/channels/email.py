@@ -11,6 +11,7 @@ from nabat.channels.descriptor import ChannelType, Phrase, SenderParts
 from nabat.channels.email_sender import EmailSender
 from nabat.channels.mail_sender import with_project
 from nabat.errors import ErrorCode
+from nabat.sentences import Sentence
 
 Encryption = Literal["ssl", "starttls", "none"]
 
@@ -58,8 +59,11 @@ class EmailConfig(ChannelConfig):
         if self.use_tls is False and self.encryption in ("ssl", "starttls"):
             raise config_error(
                 "useTls",
-                f"useTls is false but encryption is {self.encryption!r}; "
-                "drop useTls or make them agree",
+                Sentence(
+                    "useTls is false but encryption is {encryption!r}; "
+                    "drop useTls or make them agree",
+                    encryption=self.encryption,
+                ),
                 "invalid_combination",
             )
         if self.use_tls is True and self.encryption == "none":

@@ -17,6 +17,7 @@ from typing import Any
 from nabat.catalogue import SEVERITIES
 from nabat.errors import ValidationFailed
 from nabat.routing.matchers import Matcher, all_hold, parse_matchers
+from nabat.sentences import Sentence
 
 _TYPE_PATTERN = re.compile(r"^[a-z0-9_.*?-]{1,100}$")
 MAX_ACTIONS = 20
@@ -25,7 +26,10 @@ MAX_REPEAT_INTERVAL = 30 * 24 * 3600
 
 
 def _fail(where: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{where}: {message}", details=[{"field": where, "message": message}])
+    return ValidationFailed(
+        Sentence("{field}: {message}", field=where, message=message),
+        details=[{"field": where, "message": message}],
+    )
 
 
 def _strings(raw: Any, where: str) -> list[str]:
@@ -41,7 +45,14 @@ def _strings(raw: Any, where: str) -> list[str]:
 def _keys(raw: Mapping[str, Any], allowed: tuple[str, ...], where: str) -> None:
     unknown = sorted(set(raw) - set(allowed))
     if unknown:
-        raise _fail(where, f"unknown keys {unknown}; allowed: {', '.join(allowed)}")
+        raise _fail(
+            where,
+            Sentence(
+                "unknown keys {unknown}; allowed: {allowed}",
+                unknown=unknown,
+                allowed=", ".join(allowed),
+            ),
+        )
 
 
 def _source_matcher(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -51,8 +62,11 @@ def _source_matcher(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
     if name != "source":
         raise _fail(
             f"{where}.name",
-            f"a source matcher tests the event's source, not {name!r}; "
-            "put label tests under match.labels",
+            Sentence(
+                "a source matcher tests the event's source, not {name!r}; "
+                "put label tests under match.labels",
+                name=name,
+            ),
         )
     return {**raw, "name": "source"}
 
@@ -69,14 +83,21 @@ def normalise_match(raw: Any, where: str = "match") -> dict[str, Any]:
         if not _TYPE_PATTERN.fullmatch(key):
             raise _fail(
                 f"{where}.types[{index}]",
-                f"{key!r} is not a notification type key (lower case, dots; * wildcards)",
+                Sentence(
+                    "{key!r} is not a notification type key (lower case, dots; * wildcards)",
+                    key=key,
+                ),
             )
     severities = [s.upper() for s in _strings(raw.get("severities"), f"{where}.severities")]
     for index, severity in enumerate(severities):
         if severity not in SEVERITIES:
             raise _fail(
                 f"{where}.severities[{index}]",
-                f"{severity!r} is not a severity; use {', '.join(SEVERITIES)}",
+                Sentence(
+                    "{severity!r} is not a severity; use {severities}",
+                    severity=severity,
+                    severities=", ".join(SEVERITIES),
+                ),
             )
     labels = parse_matchers(raw.get("labels"), f"{where}.labels")
     source = raw.get("source")
@@ -103,7 +124,7 @@ def normalise_actions(raw: Any, where: str = "actions") -> list[dict[str, Any]]:
     if not isinstance(raw, list) or not raw:
         raise _fail(where, "give at least one action {channelId, recipients, templateId}")
     if len(raw) > MAX_ACTIONS:
-        raise _fail(where, f"at most {MAX_ACTIONS} actions per rule")
+        raise _fail(where, Sentence("at most {most} actions per rule", most=MAX_ACTIONS))
     actions: list[dict[str, Any]] = []
     for index, item in enumerate(raw):
         at = f"{where}[{index}]"
@@ -115,7 +136,10 @@ def normalise_actions(raw: Any, where: str = "actions") -> list[dict[str, Any]]:
             raise _fail(f"{at}.channelId", "give the id of one of the project's channels")
         recipients = _strings(item.get("recipients"), f"{at}.recipients")
         if len(recipients) > MAX_RECIPIENTS:
-            raise _fail(f"{at}.recipients", f"at most {MAX_RECIPIENTS} recipients per action")
+            raise _fail(
+                f"{at}.recipients",
+                Sentence("at most {most} recipients per action", most=MAX_RECIPIENTS),
+            )
         template_id = item.get("templateId")
         if template_id is not None and (
             isinstance(template_id, bool) or not isinstance(template_id, int) or template_id < 1
@@ -142,7 +166,7 @@ def normalise_throttle(raw: Any, where: str = "throttle") -> dict[str, Any] | No
     if not 1 <= interval <= MAX_REPEAT_INTERVAL:
         raise _fail(
             f"{where}.repeatIntervalSeconds",
-            f"must be between 1 and {MAX_REPEAT_INTERVAL} seconds (30 days)",
+            Sentence("must be between 1 and {most} seconds (30 days)", most=MAX_REPEAT_INTERVAL),
         )
     return {
         "repeatIntervalSeconds": interval,

@@ -19,6 +19,7 @@ from nabat.db.unit import after_commit
 from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
+from nabat.sentences import Sentence
 from nabat.services.config_errors import config_validation_failed
 from nabat.services.routing_cache import CONTEXTS
 
@@ -49,7 +50,7 @@ class ChannelChanges:
 
 def _field_error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(
-        f"{field}: {message}",
+        Sentence("{field}: {message}", field=field, message=message),
         details=[{"field": field, "message": message, "type": "value_error"}],
     )
 
@@ -91,8 +92,12 @@ def _merged(config: ChannelConfig, patch: dict[str, Any]) -> ChannelConfig:
             field = f"configuration.{carried[0]}"
             raise _field_error(
                 field,
-                f"changing {', '.join(moved)} requires sending {', '.join(carried)} again "
-                "in clear: stored secrets are never sent to a new destination",
+                Sentence(
+                    "changing {moved} requires sending {carried} again in clear: stored "
+                    "secrets are never sent to a new destination",
+                    moved=", ".join(moved),
+                    carried=", ".join(carried),
+                ),
             )
     merged = _without_nulls({**stored, **restored})
     return parse_config(type(config), merged)
@@ -102,7 +107,12 @@ def _check_type(type_name: str) -> type[ChannelConfig]:
     model = config_model(type_name.upper())
     if model is None:
         raise _field_error(
-            "type", f"unknown channel type {type_name!r}; use one of: " + ", ".join(channel_types())
+            "type",
+            Sentence(
+                "unknown channel type {type!r}; use one of: {types}",
+                type=type_name,
+                types=", ".join(channel_types()),
+            ),
         )
     return model
 
@@ -110,7 +120,7 @@ def _check_type(type_name: str) -> type[ChannelConfig]:
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > _NAME_MAX:
-        raise _field_error("name", f"must be 1-{_NAME_MAX} characters")
+        raise _field_error("name", Sentence("must be 1-{most} characters", most=_NAME_MAX))
     return name
 
 
@@ -216,7 +226,10 @@ class ChannelService:
         if new_type != row.type and changes.configuration is None:
             raise _field_error(
                 "configuration",
-                f"changing the type to {new_type} needs that type's whole configuration",
+                Sentence(
+                    "changing the type to {type} needs that type's whole configuration",
+                    type=new_type,
+                ),
             )
         if changes.configuration is not None:
             model = _check_type(new_type)
@@ -247,8 +260,11 @@ class ChannelService:
         row = await self._session.get(Channel, channel_id) if as_id(channel_id) else None
         if row is None or row.project_id != project_id:
             raise NotFound(
-                f"channel {channel_id} not found in this project; list channels with "
-                "GET /api/v1/notifications/channels",
+                Sentence(
+                    "channel {id} not found in this project; list channels with "
+                    "GET /api/v1/notifications/channels",
+                    id=channel_id,
+                ),
                 code=ErrorCode.CHANNEL_NOT_FOUND,
             )
         return row

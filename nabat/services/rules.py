@@ -30,6 +30,7 @@ from nabat.routing.rules import (
     normalise_throttle,
 )
 from nabat.routing.snapshot import channel_kind
+from nabat.sentences import Sentence
 from nabat.services.routing_cache import ProjectCache
 
 _NAME_MAX = 200
@@ -71,20 +72,30 @@ class RuleChanges:
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
-    return ValidationFailed(f"{field}: {message}", details=[{"field": field, "message": message}])
+    return ValidationFailed(
+        Sentence("{field}: {message}", field=field, message=message),
+        details=[{"field": field, "message": message}],
+    )
 
 
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > _NAME_MAX:
-        raise _field_error("name", f"give the rule a name of 1-{_NAME_MAX} characters")
+        raise _field_error(
+            "name", Sentence("give the rule a name of 1-{most} characters", most=_NAME_MAX)
+        )
     return name
 
 
 def _listing(items: Sequence[str], endpoint: str) -> str:
     shown = ", ".join(items[:_LISTED])
     if len(items) > _LISTED:
-        shown += f" and {len(items) - _LISTED} more (GET {endpoint})"
+        return Sentence(
+            "{shown} and {more} more (GET {endpoint})",
+            shown=shown,
+            more=len(items) - _LISTED,
+            endpoint=endpoint,
+        )
     return shown
 
 
@@ -120,17 +131,20 @@ async def _check_references(
         if channel is None:
             endpoint = "/api/v1/notifications/channels"
             known = [f"{c.id} ({c.name}, {c.type})" for c in channels.values()]
-            problems.append(
-                {
-                    "field": f"{at}.channelId",
-                    "message": f"channel {action['channelId']} is not a channel of this "
-                    + (
-                        f"project; its channels are {_listing(known, endpoint)}"
-                        if known
-                        else f"project, which has no channels yet; create one with POST {endpoint}"
-                    ),
-                }
-            )
+            if known:
+                message = Sentence(
+                    "channel {id} is not a channel of this project; its channels are {channels}",
+                    id=action["channelId"],
+                    channels=_listing(known, endpoint),
+                )
+            else:
+                message = Sentence(
+                    "channel {id} is not a channel of this project, which has no channels "
+                    "yet; create one with POST {endpoint}",
+                    id=action["channelId"],
+                    endpoint=endpoint,
+                )
+            problems.append({"field": f"{at}.channelId", "message": message})
             continue
         template_id = action["templateId"]
         if template_id is None:
@@ -139,30 +153,40 @@ async def _check_references(
         kind = channel_kind(channel.type)
         if template is None:
             suitable = [f"{t.id} ({t.name})" for t in templates.values() if t.channel_kind == kind]
-            problems.append(
-                {
-                    "field": f"{at}.templateId",
-                    "message": f"template {template_id} is not a template of this project; "
-                    + (
-                        f"its {kind} templates are {_listing(suitable, '/api/v1/templates')}"
-                        if suitable
-                        else f"it has no {kind} templates; leave templateId null to use the "
-                        "default wording"
-                    ),
-                }
-            )
+            if suitable:
+                message = Sentence(
+                    "template {id} is not a template of this project; its {kind} templates "
+                    "are {templates}",
+                    id=template_id,
+                    kind=kind,
+                    templates=_listing(suitable, "/api/v1/templates"),
+                )
+            else:
+                message = Sentence(
+                    "template {id} is not a template of this project; it has no {kind} "
+                    "templates; leave templateId null to use the default wording",
+                    id=template_id,
+                    kind=kind,
+                )
+            problems.append({"field": f"{at}.templateId", "message": message})
         elif template.channel_kind != kind:
-            problems.append(
-                {
-                    "field": f"{at}.templateId",
-                    "message": f"template {template_id} ({template.name}) is written for "
-                    f"{template.channel_kind} channels, but channel {channel.id} is "
-                    f"{channel.type}; choose a template written for {kind} channels",
-                }
+            message = Sentence(
+                "template {id} ({name}) is written for {written} channels, but channel "
+                "{channel} is {type}; choose a template written for {kind} channels",
+                id=template_id,
+                name=template.name,
+                written=template.channel_kind,
+                channel=channel.id,
+                type=channel.type,
+                kind=kind,
             )
+            problems.append({"field": f"{at}.templateId", "message": message})
     if problems:
         first = problems[0]
-        raise ValidationFailed(f"{first['field']}: {first['message']}", details=problems)
+        raise ValidationFailed(
+            Sentence("{field}: {message}", field=first["field"], message=first["message"]),
+            details=problems,
+        )
 
 
 class RuleService:
@@ -217,7 +241,10 @@ class RuleService:
         row = await self._session.get(Rule, rule_id) if as_id(rule_id) else None
         if row is None or row.project_id != project_id:
             raise NotFound(
-                f"rule {rule_id} not found in this project; list rules with GET /api/v1/rules"
+                Sentence(
+                    "rule {id} not found in this project; list rules with GET /api/v1/rules",
+                    id=rule_id,
+                )
             )
         return row
 
