@@ -3,6 +3,7 @@ templates, and refusals at save time that name the key at fault."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -12,6 +13,7 @@ from nabat.channels.base import MASK, restore_masked
 from nabat.channels.sms import SmsConfig
 from nabat.errors import ValidationFailed
 from nabat.services.channels import parse_config
+from nabat.web.i18n import say
 
 CHANNELS = "/api/v1/notifications/channels"
 ACCOUNT = "AC" + "0123456789abcdef" * 2
@@ -70,17 +72,17 @@ def test_recipients_may_be_one_comma_separated_text_and_repeats_are_dropped() ->
     assert config.default_recipients == ["+79255070602", "+442083661177"]
 
 
-@pytest.mark.parametrize(
-    ("written", "words"),
-    [
-        ("+0123456", "not a phone number"),
-        ("+1234567890123456", "not a valid phone number"),
-        ("12345678901234567", "not a valid phone number of region RU"),
-        ("call me", "use digits"),
-        ("+7 925 FLOWERS", "use digits"),
-        ("+7925507", "not a valid phone number"),
-    ],
-)
+BAD_NUMBERS = [
+    ("+0123456", "not a phone number"),
+    ("+1234567890123456", "not a valid phone number"),
+    ("12345678901234567", "not a valid phone number of region RU"),
+    ("call me", "use digits"),
+    ("+7 925 FLOWERS", "use digits"),
+    ("+7925507", "not a valid phone number"),
+]
+
+
+@pytest.mark.parametrize(("written", "words"), BAD_NUMBERS)
 def test_a_bad_default_recipient_is_refused_naming_its_place(written: str, words: str) -> None:
     detail = refusal({**SMSRU, "defaultRecipients": ["+79255070602", written]})
 
@@ -103,33 +105,36 @@ def test_a_sender_is_a_number_a_short_code_or_a_name(written: str, kept: str) ->
     assert sms(sender=written).sender == kept
 
 
-@pytest.mark.parametrize("written", ["Nabat-Alerts-Service", "+0999", "Набат", "!!!"])
+BAD_SENDERS = ["Nabat-Alerts-Service", "+0999", "Набат", "!!!"]
+
+
+@pytest.mark.parametrize("written", BAD_SENDERS)
 def test_a_sender_that_no_provider_takes_is_refused(written: str) -> None:
     assert refusal({**SMSRU, "sender": written})["field"] == "configuration.sender"
 
 
-@pytest.mark.parametrize(
-    ("configuration", "field", "words"),
-    [
-        ({"provider": "TWILIO", "authToken": "t", "sender": "Nabat"}, "accountSid", "TWILIO"),
-        ({**TWILIO}, "sender", "exactly one of sender"),
-        ({**TWILIO, "sender": "Nabat", "messagingServiceSid": SERVICE}, "sender", "exactly one"),
-        ({**TWILIO, "accountSid": "AC123", "sender": "Nabat"}, "accountSid", "32 hexadecimal"),
-        ({**TWILIO, "messagingServiceSid": "PN1"}, "messagingServiceSid", "MG and 32"),
-        ({"provider": "SMSRU"}, "apiId", "required for the SMSRU provider"),
-        ({"provider": "SMSC", "smscLogin": "alerts"}, "smscPassword", "SMSC"),
-        ({"provider": "GATEWAY"}, "gatewayUrl", "GATEWAY"),
-        ({**SMSRU, "smscLogin": "x"}, "smscLogin", "setting of the SMSC provider, not of SMSRU"),
-        ({**SMSC, "apiId": "x"}, "apiId", "remove it"),
-        ({**SMSRU, "gatewayHeaders": {"A": "b"}}, "gatewayHeaders", "GATEWAY provider"),
-        ({"provider": "PIGEON"}, "provider", "TWILIO"),
-        ({**SMSRU, "maxSegments": 9}, "maxSegments", "8"),
-        ({**SMSRU, "maxSegments": 0}, "maxSegments", "1"),
-        ({**SMSRU, "apiId": MASK}, "apiId", "mask"),
-        ({**SMSRU, "apiBaseUrl": "sms.ru"}, "apiBaseUrl", "http"),
-        ({**SMSRU, "apiID": "x"}, "apiID", "did you mean 'apiId'"),
-    ],
-)
+PROVIDER_REFUSALS: list[tuple[dict[str, Any], str, str]] = [
+    ({"provider": "TWILIO", "authToken": "t", "sender": "Nabat"}, "accountSid", "TWILIO"),
+    ({**TWILIO}, "sender", "exactly one of sender"),
+    ({**TWILIO, "sender": "Nabat", "messagingServiceSid": SERVICE}, "sender", "exactly one"),
+    ({**TWILIO, "accountSid": "AC123", "sender": "Nabat"}, "accountSid", "32 hexadecimal"),
+    ({**TWILIO, "messagingServiceSid": "PN1"}, "messagingServiceSid", "MG and 32"),
+    ({"provider": "SMSRU"}, "apiId", "required for the SMSRU provider"),
+    ({"provider": "SMSC", "smscLogin": "alerts"}, "smscPassword", "SMSC"),
+    ({"provider": "GATEWAY"}, "gatewayUrl", "GATEWAY"),
+    ({**SMSRU, "smscLogin": "x"}, "smscLogin", "setting of the SMSC provider, not of SMSRU"),
+    ({**SMSC, "apiId": "x"}, "apiId", "remove it"),
+    ({**SMSRU, "gatewayHeaders": {"A": "b"}}, "gatewayHeaders", "GATEWAY provider"),
+    ({"provider": "PIGEON"}, "provider", "TWILIO"),
+    ({**SMSRU, "maxSegments": 9}, "maxSegments", "8"),
+    ({**SMSRU, "maxSegments": 0}, "maxSegments", "1"),
+    ({**SMSRU, "apiId": MASK}, "apiId", "mask"),
+    ({**SMSRU, "apiBaseUrl": "sms.ru"}, "apiBaseUrl", "http"),
+    ({**SMSRU, "apiID": "x"}, "apiID", "did you mean 'apiId'"),
+]
+
+
+@pytest.mark.parametrize(("configuration", "field", "words"), PROVIDER_REFUSALS)
 def test_each_provider_needs_its_own_keys_and_only_those(
     configuration: dict[str, Any], field: str, words: str
 ) -> None:
@@ -139,29 +144,29 @@ def test_each_provider_needs_its_own_keys_and_only_those(
     assert words in detail["message"]
 
 
-@pytest.mark.parametrize(
-    ("keys", "field", "words"),
-    [
-        ({"gatewayUrl": "https://{to}.example.org/?m={text}"}, "gatewayUrl", "host must be fixed"),
-        ({"gatewayUrl": "https://x.example.org/?to={phone}&m={text}"}, "gatewayUrl", "{phone}"),
-        ({"gatewayUrl": "https://x.example.org/?to={to}"}, "gatewayUrl", "{text}"),
-        ({"gatewayUrl": "https://x.example.org/?m={text}"}, "gatewayUrl", "{toDigits}"),
-        ({"gatewayUrl": "ftp://x.example.org/{to}/{text}"}, "gatewayUrl", "http"),
-        ({"gatewayBody": '{"to": {to}, "m": "{text}"}'}, "gatewayBody", "not JSON"),
-        ({"gatewayBody": "to={to}&m={text}", "gatewayMethod": "GET"}, "gatewayBody", "GET"),
-        ({"gatewaySecret": "s3cret-value"}, "gatewaySecret", "{secret}"),
-        ({"gatewayHeaders": {"X-Key": "{secret}"}}, "gatewaySecret", "set both"),
-        ({"gatewayHeaders": {"Content-Length": "1"}}, "gatewayHeaders.Content-Length", "set"),
-        ({"gatewayHeaders": {"X-Key": "a\r\nB: c"}}, "gatewayHeaders.X-Key", "single line"),
-        ({"gatewayHeaders": {"X-Key": MASK}}, "gatewayHeaders.X-Key", "mask"),
-        ({"gatewayHeaders": {"X-Key": "{tex}"}}, "gatewayHeaders.X-Key", "{tex}"),
-        ({"gatewaySuccessStatuses": [200, 700]}, "gatewaySuccessStatuses.1", "HTTP status"),
-        ({"gatewaySuccessValue": "ok"}, "gatewaySuccessValue", "gatewaySuccessPath"),
-        ({"gatewaySuccessPath": "$.status"}, "gatewaySuccessPath", "dots"),
-        ({"gatewayMethod": "DELETE"}, "gatewayMethod", "POST"),
-        ({"apiBaseUrl": "https://sms.example.org"}, "apiBaseUrl", "gatewayUrl"),
-    ],
-)
+GATEWAY_REFUSALS: list[tuple[dict[str, Any], str, str]] = [
+    ({"gatewayUrl": "https://{to}.example.org/?m={text}"}, "gatewayUrl", "host must be fixed"),
+    ({"gatewayUrl": "https://x.example.org/?to={phone}&m={text}"}, "gatewayUrl", "{phone}"),
+    ({"gatewayUrl": "https://x.example.org/?to={to}"}, "gatewayUrl", "{text}"),
+    ({"gatewayUrl": "https://x.example.org/?m={text}"}, "gatewayUrl", "{toDigits}"),
+    ({"gatewayUrl": "ftp://x.example.org/{to}/{text}"}, "gatewayUrl", "http"),
+    ({"gatewayBody": '{"to": {to}, "m": "{text}"}'}, "gatewayBody", "not JSON"),
+    ({"gatewayBody": "to={to}&m={text}", "gatewayMethod": "GET"}, "gatewayBody", "GET"),
+    ({"gatewaySecret": "s3cret-value"}, "gatewaySecret", "{secret}"),
+    ({"gatewayHeaders": {"X-Key": "{secret}"}}, "gatewaySecret", "set both"),
+    ({"gatewayHeaders": {"Content-Length": "1"}}, "gatewayHeaders.Content-Length", "set"),
+    ({"gatewayHeaders": {"X-Key": "a\r\nB: c"}}, "gatewayHeaders.X-Key", "single line"),
+    ({"gatewayHeaders": {"X-Key": MASK}}, "gatewayHeaders.X-Key", "mask"),
+    ({"gatewayHeaders": {"X-Key": "{tex}"}}, "gatewayHeaders.X-Key", "{tex}"),
+    ({"gatewaySuccessStatuses": [200, 700]}, "gatewaySuccessStatuses.1", "HTTP status"),
+    ({"gatewaySuccessValue": "ok"}, "gatewaySuccessValue", "gatewaySuccessPath"),
+    ({"gatewaySuccessPath": "$.status"}, "gatewaySuccessPath", "dots"),
+    ({"gatewayMethod": "DELETE"}, "gatewayMethod", "POST"),
+    ({"apiBaseUrl": "https://sms.example.org"}, "apiBaseUrl", "gatewayUrl"),
+]
+
+
+@pytest.mark.parametrize(("keys", "field", "words"), GATEWAY_REFUSALS)
 def test_a_gateway_template_that_cannot_work_is_refused_at_save_time(
     keys: dict[str, Any], field: str, words: str
 ) -> None:
@@ -169,6 +174,25 @@ def test_a_gateway_template_that_cannot_work_is_refused_at_save_time(
 
     assert detail["field"] == f"configuration.{field}"
     assert words in detail["message"]
+
+
+EVERY_REFUSAL = (
+    [configuration for configuration, _, _ in PROVIDER_REFUSALS]
+    + [{**GATEWAY, **keys} for keys, _, _ in GATEWAY_REFUSALS]
+    + [{**SMSRU, "defaultRecipients": [written]} for written, _ in BAD_NUMBERS]
+    + [{**SMSRU, "sender": written} for written in BAD_SENDERS]
+    + [{**SMSRU, "defaultRegion": "Russia"}]
+)
+
+
+@pytest.mark.parametrize("configuration", EVERY_REFUSAL)
+def test_every_refusal_reads_in_russian_in_the_console(configuration: dict[str, Any]) -> None:
+    message = refusal(configuration)["message"]
+
+    russian = say("ru", message)
+
+    assert russian != str(message)
+    assert re.search("[а-я]", russian), russian
 
 
 def test_a_json_body_with_placeholders_in_quotes_is_accepted() -> None:

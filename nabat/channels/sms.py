@@ -152,7 +152,7 @@ class SmsConfig(ChannelConfig):
             try:
                 numbers.append(to_e164(raw, region))
             except ValueError as exc:
-                raise config_error(f"defaultRecipients.{index}", str(exc)) from None
+                raise config_error(f"defaultRecipients.{index}", exc.args[0]) from None
         return list(dict.fromkeys(numbers))
 
     @field_validator("sender")

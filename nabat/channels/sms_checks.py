@@ -16,6 +16,7 @@ from nabat.channels.base import MASK, config_error, mask_error
 from nabat.channels.sms_numbers import to_e164
 from nabat.channels.sms_placeholders import BODY_ESCAPES, PLACEHOLDERS, SAMPLE, fill, unknown, used
 from nabat.channels.webhook import PUBLIC_HEADERS
+from nabat.sentences import Sentence
 
 if TYPE_CHECKING:
     from nabat.channels.sms import SmsConfig
@@ -96,10 +97,14 @@ def placeholders(key: str, template: str) -> str:
     """A template whose names in braces are all placeholders."""
     strangers = unknown(template)
     if strangers:
+        known = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
         raise config_error(
             key,
-            f"unknown placeholder {{{strangers[0]}}}; the placeholders are "
-            + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
+            Sentence(
+                "unknown placeholder {{{name}}}; the placeholders are {known}",
+                name=strangers[0],
+                known=known,
+            ),
         )
     return template
 
@@ -120,11 +125,16 @@ def gateway_headers(value: dict[str, str]) -> dict[str, str]:
     for name, header_value in value.items():
         where = f"gatewayHeaders.{name}"
         if not _HEADER_NAME.match(name):
-            raise config_error(where, f"header name {name!r} is not a valid HTTP header name")
+            raise config_error(
+                where, Sentence("header name {name!r} is not a valid HTTP header name", name=name)
+            )
         if name.lower() in _RESERVED_HEADERS:
-            raise config_error(where, f"header {name!r} is set by Nabat and cannot be set")
+            raise config_error(
+                where,
+                Sentence("header {name!r} is set by Nabat and cannot be overridden", name=name),
+            )
         if any(ch in header_value for ch in "\r\n\0"):
-            raise config_error(where, f"header {name!r} must be a single line")
+            raise config_error(where, Sentence("header {name!r} must be a single line", name=name))
         if header_value == MASK and name.lower() not in PUBLIC_HEADERS:
             raise mask_error(where)
         placeholders(where, header_value)
@@ -135,7 +145,10 @@ def statuses(value: list[int]) -> list[int]:
     """HTTP statuses."""
     for index, status in enumerate(value):
         if not 100 <= status <= 599:
-            raise config_error(f"gatewaySuccessStatuses.{index}", f"{status} is not an HTTP status")
+            raise config_error(
+                f"gatewaySuccessStatuses.{index}",
+                Sentence("{status} is not an HTTP status", status=status),
+            )
     return value
 
 
@@ -158,13 +171,19 @@ def provider_keys(config: SmsConfig) -> None:
             if provider != config.provider and key in given:
                 raise config_error(
                     key,
-                    f"{key} is a setting of the {provider} provider, not of "
-                    f"{config.provider}; remove it (send null)",
+                    Sentence(
+                        "{key} is a setting of the {provider} provider, not of {chosen}; "
+                        "remove it (send null)",
+                        key=key,
+                        provider=provider,
+                        chosen=config.provider,
+                    ),
                     "invalid_combination",
                 )
     for key in REQUIRED_KEYS[config.provider]:
         if key not in given:
-            raise config_error(key, f"required for the {config.provider} provider", "missing")
+            message = Sentence("required for the {provider} provider", provider=config.provider)
+            raise config_error(key, message, "missing")
 
 
 def twilio(config: SmsConfig) -> None:
@@ -226,6 +245,9 @@ def gateway(config: SmsConfig) -> None:
         except ValueError as exc:
             raise config_error(
                 "gatewayBody",
-                f"is not JSON once filled in ({exc}); write placeholders inside quotes, as in "
-                '{"text": "{text}"}, or set gatewayBodyFormat to TEXT',
+                Sentence(
+                    "is not JSON once filled in ({reason}); write placeholders inside quotes, "
+                    'as in {{"text": "{{text}}"}}, or set gatewayBodyFormat to TEXT',
+                    reason=str(exc),
+                ),
             ) from None

@@ -7,6 +7,8 @@ import re
 
 import phonenumbers
 
+from nabat.sentences import Sentence
+
 DEFAULT_REGION = "RU"
 
 # What people write around the digits. Letters are refused before phonenumbers sees
@@ -19,7 +21,12 @@ def check_region(region: str) -> str:
     ``GB``); raises ``ValueError`` naming the problem otherwise."""
     code = region.strip().upper()
     if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"{region!r} is not a two-letter region code such as RU, KZ, BY, GB or US")
+        raise ValueError(
+            Sentence(
+                "{region!r} is not a two-letter region code such as RU, KZ, BY, GB or US",
+                region=region,
+            )
+        )
     return code
 
 
@@ -33,22 +40,40 @@ def to_e164(raw: str, region: str = DEFAULT_REGION) -> str:
     text = raw.strip()
     if not _WRITTEN.match(text):
         raise ValueError(
-            f"{text!r} is not a phone number: use digits, optionally a leading + and "
-            "spaces, dashes or parentheses (e.g. +7 925 507-06-02)"
+            Sentence(
+                "{number!r} is not a phone number: use digits, optionally a leading + and "
+                "spaces, dashes or parentheses (e.g. +7 925 507-06-02)",
+                number=text,
+            )
         )
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         raise ValueError(
-            f"{text!r} is not a phone number; write it in international form, e.g. +79255070602"
+            Sentence(
+                "{number!r} is not a phone number; write it in international form, e.g. "
+                "+79255070602",
+                number=text,
+            )
         ) from None
-    if not phonenumbers.is_valid_number(number):
-        where = "" if text.startswith("+") else f" of region {region}"
+    if phonenumbers.is_valid_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if text.startswith("+"):
         raise ValueError(
-            f"{text!r} is not a valid phone number{where}; check the country code and "
-            "the number of digits (international form: +79255070602)"
+            Sentence(
+                "{number!r} is not a valid phone number; check the country code and the "
+                "number of digits (international form: +79255070602)",
+                number=text,
+            )
         )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise ValueError(
+        Sentence(
+            "{number!r} is not a valid phone number of region {region}; check the region "
+            "and the number of digits, or write it in international form (+79255070602)",
+            number=text,
+            region=region,
+        )
+    )
 
 
 def digits(e164: str) -> str:
