@@ -22,6 +22,10 @@ CHANNELS = "/api/v1/notifications/channels"
 TOKEN = "123456789:ABCdefGHIjklMNOpqrsTUVwxyz"  # seed 002
 SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX"
 DISCORD_URL = "https://discord.com/api/webhooks/123456789/abcdefTOKEN"
+TEAMS_URL = (
+    "https://prod-12.westeurope.logic.azure.com:443/workflows/5f0c2a7d/triggers/manual/paths/"
+    "invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=AbCdEf123456"
+)
 SMTP = {"smtpHost": "smtp.example.org", "smtpPort": 587}
 HOOK = {"url": "https://your-service.com/webhook"}
 
@@ -47,6 +51,10 @@ SEED: dict[str, dict[str, Any]] = {
     "DISCORD": {"webhookUrl": DISCORD_URL},
     # Not a seed type: its own cases are in tests/test_sms_config.py.
     "SMS": {"provider": "SMSRU", "apiId": "0E1F2A3B-4C5D", "defaultRecipients": ["89255070602"]},
+    # Not seed types: their own cases are in tests/test_teams_sender.py and
+    # tests/test_apprise_sender.py.
+    "TEAMS": {"webhookUrl": TEAMS_URL},
+    "APPRISE": {"urls": ["json://hooks.example.org/in", "ntfy://ntfy.example.org/alerts"]},
 }
 
 # (type, configuration, what the public configuration then shows)
@@ -139,6 +147,10 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"username": "Nabat", "avatarUrl": "https://cdn.example.org/a.png"},
     ),
     ("SMS", SEED["SMS"], {"apiId": MASK, "defaultRecipients": ["+79255070602"]}),
+    ("TEAMS", SEED["TEAMS"], {"webhookUrl": MASK, "maxCardBytes": 20000}),
+    ("TEAMS", {"webhookUrl": TEAMS_URL, "maxCardBytes": "8000"}, {"maxCardBytes": 8000}),
+    ("APPRISE", SEED["APPRISE"], {"urls": MASK, "bodyFormat": "text", "timeout": 15.0}),
+    ("APPRISE", {"urls": "json://a.example.org/x tgram://1:AAbb/2"}, {"urls": MASK}),
 ]
 
 CRLF = "Alerts\r\nBcc: victim@example.org"
@@ -228,6 +240,16 @@ BAD: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("DISCORD", {"webhookUrl": DISCORD_URL, "username": "x" * 81}, "username", ()),
     ("DISCORD", {"webhookUrl": DISCORD_URL, "avatarUrl": "file:///etc/passwd"}, "avatarUrl", ()),
     ("SMS", {**SEED["SMS"], "defaultRecipients": ["+0123"]}, "defaultRecipients.0", ()),
+    (
+        "TEAMS",
+        {"webhookUrl": "https://contoso.webhook.office.com/webhookb2/a@b/IncomingWebhook/c/d"},
+        "webhookUrl",
+        ("Office 365 connector", "Post to a channel when a webhook request is received"),
+    ),
+    ("TEAMS", {"webhookUrl": TEAMS_URL, "maxCardBytes": 50}, "maxCardBytes", ()),
+    ("APPRISE", {"urls": []}, "urls", ()),
+    ("APPRISE", {"urls": ["json://a.example.org/x", "nope://x"]}, "urls.1", ("URL 2 of 2",)),
+    ("APPRISE", {**SEED["APPRISE"], "bodyFormat": "rtf"}, "bodyFormat", ()),
 ]
 
 

@@ -97,6 +97,26 @@ SECRETIVE = [
         ("bot-pass%40Kx7-secret",),
         {"botUrl": f"http://{MASK}@bot.example.org:5000/hooks"},
     ),
+    Secretive(
+        "TEAMS",
+        {
+            "webhookUrl": "https://prod-12.westeurope.logic.azure.com:443/workflows/5f0c2a7d/"
+            "triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig=teamsSigSecret789"
+        },
+        ("teamsSigSecret789",),
+        {"webhookUrl": MASK},
+    ),
+    Secretive(
+        "APPRISE",
+        {
+            "urls": [
+                "json://ops:apprisePassSecret1@hooks.example.org/in",
+                "tgram://123456789:AAHappriseBotTokenSecret2/-1001234567890",
+            ]
+        },
+        ("apprisePassSecret1", "AAHappriseBotTokenSecret2"),
+        {"urls": MASK},
+    ),
 ]
 BY_TYPE = {case.type: case for case in SECRETIVE}
 
@@ -260,6 +280,8 @@ MASKED_ON_CREATE = [
     ("WEBHOOK", {"headers": {"X-Api-Key": MASK}}, "headers.X-Api-Key"),
     ("WEBHOOK", {"url": f"https://{MASK}@hooks.example.org/in?x=1"}, "url"),
     ("PYTHON_BOT", {"botUrl": f"http://{MASK}@bot.example.org:5000/hooks"}, "botUrl"),
+    ("TEAMS", {"webhookUrl": MASK}, "webhookUrl"),
+    ("APPRISE", {"urls": MASK}, "urls"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from nabat.channels.apprise import APPRISE
 from nabat.channels.base import ChannelConfig
 from nabat.channels.descriptor import ChannelType
 from nabat.channels.discord import DISCORD
@@ -13,6 +14,7 @@ from nabat.channels.graph_mail import GRAPH_MAIL
 from nabat.channels.python_bot import PYTHON_BOT
 from nabat.channels.slack import SLACK
 from nabat.channels.sms import SMS
+from nabat.channels.teams import TEAMS
 from nabat.channels.telegram import TELEGRAM
 from nabat.channels.webhook import WEBHOOK
 
@@ -28,6 +30,8 @@ CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
         SMS,
         EWS,
         GRAPH_MAIL,
+        TEAMS,
+        APPRISE,
     )
 }
 
