@@ -90,6 +90,10 @@ def _configuration(mail: EwsMail) -> Configuration:
         credentials = OAuth2AuthorizationCodeCredentials(
             access_token={"access_token": mail.token, "token_type": "Bearer"}
         )
+        # Made on first use, the OAuth client joins the credentials' hash then, after
+        # exchangelib has filed its connection pool under the earlier hash; made now, the
+        # pool can be found again to be dropped.
+        _ = credentials.client
         auth_type = None
     else:
         credentials = Credentials(mail.username, mail.password)
