@@ -123,4 +123,5 @@ EMAIL = ChannelType(
     address_kind="EMAIL",
     addressed=_addressed,
     with_project=with_project,
+    probe=_sender,
 )

@@ -2,7 +2,8 @@
 
 ``match``: ``{"types": [...], "severities": [...], "labels": [matchers] | {"k": "v"},
 "source": "name" | matcher | [matchers]}`` — every part given must hold; types may use
-shell wildcards (``service.*``). ``actions``: ``[{"channelId", "recipients", "templateId"}]``.
+shell wildcards (``service.*``). ``actions``: ``[{"channelId", "recipients", "templateId",
+"fallbackChannelIds"}]``.
 ``throttle``: ``{"repeatIntervalSeconds", "groupBy": [names]}``.
 """
 
@@ -22,6 +23,7 @@ from nabat.sentences import Sentence
 _TYPE_PATTERN = re.compile(r"^[a-z0-9_.*?-]{1,100}$")
 MAX_ACTIONS = 20
 MAX_RECIPIENTS = 100
+MAX_FALLBACK = 5
 MAX_REPEAT_INTERVAL = 30 * 24 * 3600
 
 
@@ -130,10 +132,11 @@ def normalise_actions(raw: Any, where: str = "actions") -> list[dict[str, Any]]:
         at = f"{where}[{index}]"
         if not isinstance(item, Mapping):
             raise _fail(at, "an action is an object {channelId, recipients, templateId}")
-        _keys(item, ("channelId", "recipients", "templateId"), at)
+        _keys(item, ("channelId", "recipients", "templateId", "fallbackChannelIds"), at)
         channel_id = item.get("channelId")
-        if isinstance(channel_id, bool) or not isinstance(channel_id, int) or channel_id < 1:
+        if not isinstance(channel_id, int) or not _is_id(channel_id):
             raise _fail(f"{at}.channelId", "give the id of one of the project's channels")
+        fallback = _fallback(item.get("fallbackChannelIds"), channel_id, f"{at}.fallbackChannelIds")
         recipients = _strings(item.get("recipients"), f"{at}.recipients")
         if len(recipients) > MAX_RECIPIENTS:
             raise _fail(
@@ -146,9 +149,34 @@ def normalise_actions(raw: Any, where: str = "actions") -> list[dict[str, Any]]:
         ):
             raise _fail(f"{at}.templateId", "give the id of one of the project's templates")
         actions.append(
-            {"channelId": channel_id, "recipients": recipients, "templateId": template_id}
+            {
+                "channelId": channel_id,
+                "recipients": recipients,
+                "templateId": template_id,
+                "fallbackChannelIds": fallback,
+            }
         )
     return actions
+
+
+def _is_id(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and value >= 1
+
+
+def _fallback(raw: Any, channel_id: int, where: str) -> list[int]:
+    """An action's fallback chain: other channels' ids, in the order they are tried."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(_is_id(item) for item in raw):
+        raise _fail(where, "give a list of channel ids, tried in order when the first fails")
+    if len(raw) > MAX_FALLBACK:
+        raise _fail(
+            where, Sentence("at most {most} fallback channels per action", most=MAX_FALLBACK)
+        )
+    chain = [channel_id, *raw]
+    if len(set(chain)) != len(chain):
+        raise _fail(where, "a channel may appear only once in a chain, the action's own included")
+    return list(raw)
 
 
 def normalise_throttle(raw: Any, where: str = "throttle") -> dict[str, Any] | None:
@@ -181,6 +209,8 @@ class Action:
     channel_id: int
     recipients: tuple[str, ...]
     template_id: int | None
+    # The channels tried next, in order, when this one cannot deliver.
+    fallback: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,6 +269,7 @@ def compile_rule(
                 channel_id=int(item["channelId"]),
                 recipients=tuple(item.get("recipients") or ()),
                 template_id=item.get("templateId"),
+                fallback=tuple(int(i) for i in item.get("fallbackChannelIds") or ()),
             )
             for item in actions
         ),

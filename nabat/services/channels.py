@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.channels.base import MASK, ChannelConfig, restore_masked
-from nabat.channels.registry import channel_types, config_model
+from nabat.channels.registry import channel_type, channel_types, config_model
 from nabat.clock import Clock
 from nabat.db.ids import as_id
 from nabat.db.unit import after_commit
@@ -20,6 +20,7 @@ from nabat.errors import Conflict, ErrorCode, NotFound, ValidationFailed
 from nabat.models.channel import Channel
 from nabat.security.crypto import SecretBox
 from nabat.sentences import Sentence
+from nabat.services.check_interval import check_interval
 from nabat.services.config_errors import config_validation_failed
 from nabat.services.routing_cache import CONTEXTS
 
@@ -46,6 +47,8 @@ class ChannelChanges:
     configuration: dict[str, Any] | None = None
     enabled: bool | None = None
     is_default: bool | None = None
+    # Seconds between scheduled checks; 0 turns them off.
+    check_interval_seconds: int | None = None
 
 
 def _field_error(field: str, message: str) -> ValidationFailed:
@@ -53,6 +56,12 @@ def _field_error(field: str, message: str) -> ValidationFailed:
         Sentence("{field}: {message}", field=field, message=message),
         details=[{"field": field, "message": message, "type": "value_error"}],
     )
+
+
+def _interval(type_name: str, config: ChannelConfig, seconds: int) -> int | None:
+    kind = channel_type(type_name)
+    assert kind is not None, type_name  # checked by _check_type
+    return check_interval(kind, config, seconds)
 
 
 def _without_nulls(raw: dict[str, Any]) -> dict[str, Any]:
@@ -159,12 +168,17 @@ class ChannelService:
         configuration: dict[str, Any],
         enabled: bool = True,
         is_default: bool = False,
+        check_interval_seconds: int = 0,
     ) -> ChannelView:
-        """Create a channel; ``is_default`` takes the default from any other channel."""
+        """Create a channel; ``is_default`` takes the default from any other channel;
+        ``check_interval_seconds`` (0: none) schedules checks, the first one at once."""
         model = _check_type(type_name)
         config = parse_config(model, configuration)
         now = self._clock.now()
+        interval = _interval(model.type_name, config, check_interval_seconds)
         row = Channel(
+            check_interval_seconds=interval,
+            next_check_at=now if interval else None,
             project_id=project_id,
             name=_check_name(name),
             type=model.type_name,
@@ -242,6 +256,14 @@ class ChannelService:
             row.config_sealed = self._box.encrypt_json(config.to_storage())
         if changes.enabled is not None:
             row.enabled = changes.enabled
+        if changes.check_interval_seconds is not None:
+            interval = _interval(row.type, config, changes.check_interval_seconds)
+            if interval != row.check_interval_seconds:
+                row.next_check_at = self._clock.now() if interval else None
+            row.check_interval_seconds = interval
+        elif row.check_interval_seconds and changes.configuration is not None:
+            # A changed configuration must still be checkable (recipients removed?).
+            _interval(row.type, config, row.check_interval_seconds)
         if changes.is_default is True and not row.is_default:
             await self._make_default(row)
         elif changes.is_default is False:

@@ -11,7 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound
-from nabat.models.delivery import ChannelHealth, Delivery, DeliveryAttempt, DeliveryStatus
+from nabat.models.delivery import (
+    ChannelHealth,
+    CircuitState,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+)
 from nabat.models.event import Event
 from nabat.sentences import Sentence
 
@@ -239,4 +245,12 @@ async def channel_status(
         "byStatus": counts,
         "last24h": await _recent(session, of_channel, now - timedelta(days=1)),
         "last7d": await _recent(session, of_channel, now - timedelta(days=7)),
+        "circuit": {
+            "state": (health.circuit if health else None) or CircuitState.CLOSED.value,
+            "opens": health.circuit_opens if health else 0,
+            "retryAt": health.circuit_retry_at if health else None,
+        },
+        "lastCheckAt": health.last_check_at if health else None,
+        "lastCheckOk": health.last_check_ok if health else None,
+        "lastCheckError": health.last_check_error if health else None,
     }

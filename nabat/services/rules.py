@@ -181,12 +181,28 @@ async def _check_references(
                 kind=kind,
             )
             problems.append({"field": f"{at}.templateId", "message": message})
+    problems += _unknown_fallbacks(actions, channels)
     if problems:
         first = problems[0]
         raise ValidationFailed(
             Sentence("{field}: {message}", field=first["field"], message=first["message"]),
             details=problems,
         )
+
+
+def _unknown_fallbacks(
+    actions: list[dict[str, Any]], channels: dict[int, Any]
+) -> list[dict[str, str]]:
+    """A problem for each fallback channel that is not one of the project's."""
+    return [
+        {
+            "field": f"actions[{index}].fallbackChannelIds[{position}]",
+            "message": Sentence("channel {id} is not a channel of this project", id=channel_id),
+        }
+        for index, action in enumerate(actions)
+        for position, channel_id in enumerate(action.get("fallbackChannelIds") or ())
+        if channel_id not in channels
+    ]
 
 
 class RuleService:
