@@ -183,11 +183,16 @@ def destinations(plugin: Any) -> list[tuple[str, int | None]]:
     return found
 
 
+SOCKET_GRACE_S = 2.0
+"""How much longer than the attempt's timeout apprise's sockets wait: the attempt's own
+timeout decides (one verdict, "timeout"), the sockets only free the thread soon after."""
+
+
 def prepared(plugin: Any, timeout_s: float) -> Any:
-    """``plugin`` made to try once, follow no redirect and wait at most ``timeout_s``
-    to connect and as long again to read, whatever its URL asked for."""
+    """``plugin`` made to try once, follow no redirect, and give up connecting or reading
+    shortly after ``timeout_s``, whatever its URL asked for."""
     plugin.retry = 0
     plugin.redirects = False
-    plugin.socket_connect_timeout = timeout_s
-    plugin.socket_read_timeout = timeout_s
+    plugin.socket_connect_timeout = timeout_s + SOCKET_GRACE_S
+    plugin.socket_read_timeout = timeout_s + SOCKET_GRACE_S
     return plugin
