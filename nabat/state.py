@@ -13,7 +13,6 @@ from nabat.channels.outbound import Outbound
 from nabat.channels.smtp_pool import SmtpPools
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
-from nabat.delivery.checks import ChannelChecks
 from nabat.delivery.liveness import Liveness
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
@@ -24,6 +23,7 @@ from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
 from nabat.services.accept import Acceptor
+from nabat.services.channel_checks import ChannelChecks
 from nabat.services.event_router import EventRouter
 from nabat.services.housekeeping import Housekeeper
 from nabat.services.ingest import Limits

@@ -16,9 +16,9 @@ from sqlalchemy import update
 from nabat.channels.descriptor import SenderParts
 from nabat.channels.python_bot import PYTHON_BOT, PythonBotConfig
 from nabat.clock import Clock, FrozenClock
-from nabat.delivery.checks import ChannelChecks
 from nabat.errors import ValidationFailed
 from nabat.models.channel import Channel
+from nabat.services.channel_checks import ChannelChecks
 from nabat.services.check_interval import check_interval
 from nabat.state import AppState
 from tests.fakes.telegram import TOKEN, TelegramFake

@@ -1,6 +1,6 @@
 """A channel's scheduled check interval: which values are allowed, and for which channels.
 
-The checks themselves run in ``nabat.delivery.checks``.
+The checks themselves run in ``nabat.services.channel_checks``.
 """
 
 from __future__ import annotations
