@@ -18,6 +18,7 @@ from nabat.channels.apprise_urls import SERVICES_PAGE, UnusableUrl, load, url_se
 from nabat.channels.base import MASK, ChannelConfig, Float, config_error, mask_error
 from nabat.channels.descriptor import TEST_FAILED, TEST_SENT, ChannelType, SenderParts
 from nabat.errors import ErrorCode
+from nabat.sentences import Sentence
 
 MAX_URLS = 20
 
@@ -74,7 +75,13 @@ class AppriseConfig(ChannelConfig):
             except UnusableUrl as exc:
                 # Named by place, never by content: the URL is the credential.
                 raise config_error(
-                    f"urls.{index}", f"URL {index + 1} of {count} {exc.reason}"
+                    f"urls.{index}",
+                    Sentence(
+                        "URL {place} of {count} {reason}",
+                        place=index + 1,
+                        count=count,
+                        reason=exc.reason,
+                    ),
                 ) from None
         return urls
 

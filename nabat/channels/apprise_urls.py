@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from nabat.channels.redact import redact
+from nabat.sentences import Sentence
 
 SERVICES_PAGE = "https://appriseit.com/services/"
 """Where Apprise lists its services and their URL forms."""
@@ -144,24 +145,38 @@ def load(url: str) -> Any:
 
     scheme, separator, _ = url.partition("://")
     if not separator or not _SCHEME.match(scheme):
-        raise UnusableUrl(f"is not an Apprise URL (service://…); see {SERVICES_PAGE}")
+        raise UnusableUrl(
+            Sentence("is not an Apprise URL (service://…); see {page}", page=SERVICES_PAGE)
+        )
     scheme = scheme.lower()
     services = _services()
     if scheme not in services:
-        raise UnusableUrl(f"names no service Apprise knows ({scheme}://); see {SERVICES_PAGE}")
+        raise UnusableUrl(
+            Sentence(
+                "names no service Apprise knows ({scheme}://); see {page}",
+                scheme=scheme,
+                page=SERVICES_PAGE,
+            )
+        )
     service = services[scheme]
     name = str(service.service_name)
     if not service.enabled:
         raise UnusableUrl(
-            f"is for Apprise's {name} service, which cannot run on this server (it needs "
-            "software or a desktop this server does not have)"
+            Sentence(
+                "is for Apprise's {name} service, which cannot run on this server (it needs "
+                "software or a desktop this server does not have)",
+                name=name,
+            )
         )
     with scrubbed_logs(url_secrets(url)):
         plugin = apprise.Apprise.instantiate(url, asset=new_asset(), suppress_exceptions=True)
     if plugin is None:
         raise UnusableUrl(
-            f"is not a URL Apprise's {name} service can use; check it against "
-            f"{service.setup_url or SERVICES_PAGE}"
+            Sentence(
+                "is not a URL Apprise's {name} service can use; check it against {page}",
+                name=name,
+                page=service.setup_url or SERVICES_PAGE,
+            )
         )
     return plugin
 

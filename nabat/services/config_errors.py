@@ -30,7 +30,11 @@ _JOINED_CHOICES = ("enum", "literal_error")
 def _pydantic_message(error: Any, english: str) -> str:
     """``english`` (pydantic's wording of ``error``) as a sentence the console can say."""
     kind = str(error["type"])
-    ctx = dict(error.get("ctx") or {})
+    # pydantic shows a whole float as a whole number ("less than or equal to 300").
+    ctx = {
+        name: int(value) if isinstance(value, float) and value.is_integer() else value
+        for name, value in (error.get("ctx") or {}).items()
+    }
     raised = ctx.get("error")
     if kind == "value_error" and isinstance(raised, Exception):
         # A validator's ValueError: its sentence is ours (a Sentence, or a literal that

@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from nabat.api.errors import nabat_error
-from nabat.errors import NotFound
+from nabat.errors import NabatError, NotFound
 from nabat.services import invitations
 from nabat.web import pages
 from nabat.web.render import page
@@ -44,6 +44,23 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return await _refused(request, Refused("error.not_found", 404))
 
 
+async def _service_refused(request: Request, exc: Exception) -> Response:
+    # A service's refusal that no page turned into an error beside its field (a race's
+    # Conflict, a service's own Forbidden): on a console page it is the refusal page with
+    # the sentence in the visitor's language, never the API's JSON; from anything else
+    # (the API, /metrics) the JSON error as always.
+    assert isinstance(exc, NabatError)
+    endpoint = request.scope.get("endpoint")
+    if not getattr(endpoint, "__module__", "").startswith(f"{pages.__name__}."):
+        return await nabat_error(request, exc)
+    visitor = await visitor_of(request, request.app.state.nabat)
+    # The first detail says it without the API's field prefix ("type: …").
+    said = visitor.say(exc.details[0].get("message", exc.message) if exc.details else exc.message)
+    return page(
+        visitor, "refused.html", status=exc.status_code, message=said[:1].upper() + said[1:]
+    )
+
+
 def install_console(app: FastAPI) -> None:
     """Serve the console at ``/`` beside the API."""
     app.mount("/static", StaticFiles(packages=[("nabat.web", "static")]), name="static")
@@ -54,3 +71,4 @@ def install_console(app: FastAPI) -> None:
     app.add_exception_handler(SignInRequired, _sign_in)
     app.add_exception_handler(Refused, _refused)
     app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(NabatError, _service_refused)

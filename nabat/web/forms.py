@@ -35,6 +35,7 @@ from pydantic import BaseModel
 
 from nabat.channels.base import MASK
 from nabat.errors import NabatError
+from nabat.sentences import Sentence
 
 PREFIX = "config."
 SHOWN_WHEN = "x-shown-when"
@@ -263,7 +264,7 @@ def _pairs(text: str) -> dict[str, str]:
             continue
         name, colon, value = line.partition(":")
         if not colon or not name.strip():
-            raise ValueError(f"line {number}: write each entry as Name: value")
+            raise ValueError(Sentence("line {line}: write each entry as Name: value", line=number))
         pairs[name.strip()] = value.strip()
     return pairs
 
@@ -277,7 +278,14 @@ def _read(spec: FormField, text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"not valid JSON: {exc.msg} (line {exc.lineno})") from None
+            raise ValueError(
+                Sentence(
+                    "not valid JSON: {reason} (line {line}, column {column})",
+                    reason=exc.msg,
+                    line=exc.lineno,
+                    column=exc.colno,
+                )
+            ) from None
     if spec.kind == Kind.CHOICE and spec.choices == ("true", "false"):
         return text == "true"
     return text
@@ -330,7 +338,7 @@ def posted(
         try:
             configuration[spec.key] = _read(spec, text)
         except ValueError as exc:
-            state.error(spec.key, str(exc))
+            state.error(spec.key, exc.args[0])
     return configuration, state
 
 
@@ -338,18 +346,21 @@ def place_errors(state: FormState, error: NabatError, fields: list[FormField]) -
     """Put each of a service error's details next to its field (``configuration.smtpHost``
     → ``smtpHost``, ``configuration.headers.X-Api-Key`` → ``headers``, ``name`` →
     ``name``); return the messages that concern no one field (the error's own sentence
-    when it has no details)."""
+    when it has no details). The messages stay the service's sentences, for the page to
+    say in its visitor's language."""
     if not error.details:
         return [error.message]
     keys = {spec.key for spec in fields}
     general: list[str] = []
     for detail in error.details:
-        where, message = str(detail.get("field", "")), str(detail.get("message", ""))
+        where, message = str(detail.get("field", "")), detail.get("message", "")
         inner = where.removeprefix("configuration.").split(".")[0]
         if where.startswith("configuration.") and inner in keys:
             state.error(inner, message)
         elif where in ("name", "type", "enabled", "isDefault"):
             state.error(where, message)
         else:
-            general.append(f"{where}: {message}" if where else message)
+            general.append(
+                Sentence("{field}: {message}", field=where, message=message) if where else message
+            )
     return general

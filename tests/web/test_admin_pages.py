@@ -243,7 +243,7 @@ async def test_an_admin_changing_an_owner_reads_why_not_and_keeps_the_name_typed
     assert refused.status_code == 403
     assert "text/html" in refused.headers["content-type"]
     assert "Не принято: " in refused.text
-    assert "only a project owner may change" in refused.text
+    assert "менять его роль или исключать его может только владелец проекта" in refused.text
     assert 'id="invite-user" name="user" value="olga"' in refused.text
     assert '<option value="viewer" selected>' in refused.text
     assert_translated(refused.text)

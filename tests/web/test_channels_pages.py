@@ -177,7 +177,7 @@ async def test_a_bad_url_or_headers_line_is_shown_next_to_its_field_and_the_name
     # Secrets are not given back to the browser, even a failed form's.
     assert 'name="config.secret" value=""' in answer.text
     after_url = near(answer.text, 'id="field-url"').split('id="field-method"')[0]
-    assert "Не принято: must be an absolute http:// or https:// URL with a host" in after_url
+    assert "Не принято: должен быть полный адрес http:// или https:// с именем хоста" in after_url
     assert "Канал не сохранён" in answer.text
     # A headers line that is not "Name: value" is caught before the service is asked.
     answer = await post_form(
@@ -188,7 +188,7 @@ async def test_a_bad_url_or_headers_line_is_shown_next_to_its_field_and_the_name
     )
     assert answer.status_code == 422
     after = near(answer.text, 'id="field-headers"').split('id="field-timeout"')[0]
-    assert "line 1: write each entry as Name: value" in after
+    assert "строка 1: пишите каждую запись как «Имя: значение»" in after
     assert ">oops</textarea>" in after
     assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
 

@@ -228,7 +228,7 @@ async def retry_page(
     except Conflict as exc:
         # It moved on meanwhile (another retry queued it, say): show it as it is now.
         await session.rollback()
-        error = visitor.t("deliveries.retry_failed", reason=exc.message)
+        error = visitor.t("deliveries.retry_failed", reason=visitor.say(exc.message))
         return await _detail(visitor, session, delivery_id, status=409, error=error)
     await session.commit()
     state.wake_workers()

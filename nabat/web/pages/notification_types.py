@@ -65,7 +65,7 @@ async def switch_type(
         raise Refused("error.not_found", 404) from None
     except NabatError as exc:
         await session.rollback()
-        error = visitor.t("types.not_switched", reason=exc.message)
+        error = visitor.t("types.not_switched", reason=visitor.say(exc.message))
         return await _types_page(visitor, session, error=error, status=exc.status_code)
     await session.commit()
     return RedirectResponse(

@@ -50,16 +50,16 @@ def form_errors(visitor: Visitor, exc: NabatError, fields: Collection[str]) -> d
     """A service's refusal as sentences by form field, in the visitor's language.
 
     Each detail naming one of ``fields`` goes next to that field; anything else (a
-    refusal naming no field of the form) is kept under :data:`GENERAL`. The service's
-    own sentence is English today, so it comes after a lead-in in the console's language.
+    refusal naming no field of the form) is kept under :data:`GENERAL`.
     """
     errors: dict[str, str] = {}
     for detail in exc.details:
-        field, message = str(detail.get("field", "")), str(detail.get("message", ""))
+        field = str(detail.get("field", ""))
         if field in fields and field not in errors:
+            message = visitor.say(detail.get("message", ""))
             errors[field] = visitor.t("settings.not_accepted", message=message)
     if not errors:
-        errors[GENERAL] = visitor.t("settings.not_accepted", message=exc.message)
+        errors[GENERAL] = visitor.t("settings.not_accepted", message=visitor.say(exc.message))
     return errors
 
 

@@ -98,7 +98,7 @@ def refusal(visitor: Visitor, exc: NabatError, lines: list[int] | None = None) -
     index is turned into the line the visitor typed it on."""
     detail = exc.details[0] if exc.details else {}
     path = str(detail.get("field", ""))
-    message = str(detail.get("message", exc.message))
+    message = visitor.say(detail.get("message", exc.message))
     if "line" in detail:
         message = visitor.t("rules.error.at_line", line=detail["line"], message=message)
     index = _INDEX.search(path)
