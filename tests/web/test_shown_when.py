@@ -8,7 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic.alias_generators import to_camel
 
 from nabat.channels.base import MASK
-from nabat.web.forms import Condition, Kind, form_fields, posted, shown
+from nabat.web.forms import Condition, FormField, Kind, form_fields, posted, shown
+from nabat.web.pages.channels import Draft
+from nabat.web.render import environment
 
 
 class Mailbox(BaseModel):
@@ -140,3 +142,34 @@ class Empty(BaseModel):
 def test_a_condition_naming_no_boolean_field_is_refused_at_once(model: type[BaseModel]) -> None:
     with pytest.raises(ValueError, match="x-shown-when"):
         form_fields(model)
+
+
+def _rendered(spec: FormField) -> str:
+    template = environment().from_string(
+        '{% from "channels/fields.html" import config_field with context %}'
+        "{{ config_field(spec, draft) }}"
+    )
+    draft = Draft(config=shown(list(FIELDS.values()), None))
+    return template.render(
+        spec=spec,
+        draft=draft,
+        t=lambda key, **values: f"{key}({values.get('field', '')})",
+        label=lambda key: key,
+        help_of=lambda spec: None,
+    )
+
+
+def test_the_form_marks_a_conditional_field_and_never_makes_the_browser_require_it() -> None:
+    server = _rendered(FIELDS["server"])
+    assert " required " in server
+    assert "data-shown-when" not in server
+    tenant = _rendered(FIELDS["tenantId"])
+    # Required while it applies (the script adds it then), never as served: without the
+    # script it shows in the other mode too, and must not block saving that one.
+    assert " required" not in tenant.replace("data-required", "")
+    assert "data-required" in tenant
+    assert 'data-shown-when="{&#34;oauth2&#34;: true}"' in tenant
+    assert "channels.hint.shown_when_on(oauth2)" in tenant
+    password = _rendered(FIELDS["password"])
+    assert "channels.hint.shown_when_off(oauth2)" in password
+    assert "shown_when" not in server
