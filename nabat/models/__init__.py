@@ -11,9 +11,11 @@ from nabat.models.delivery import (
     DeliveryStatus,
 )
 from nabat.models.event import Event, EventKey
+from nabat.models.inbox import InboxChange, InboxItem
 from nabat.models.integration import IntegrationSettings
 from nabat.models.invitation import Invitation, InvitationStatus
 from nabat.models.liveness import WorkerBeat
+from nabat.models.preferences import PreferenceDefault, QuietHours, UserPreference
 from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
 from nabat.models.template import ProjectSettings, Template
 
@@ -29,18 +31,23 @@ __all__ = [
     "DeliveryStatus",
     "Event",
     "EventKey",
+    "InboxChange",
+    "InboxItem",
     "IntegrationSettings",
     "Invitation",
     "InvitationStatus",
     "Membership",
     "NotificationTypeRow",
+    "PreferenceDefault",
     "Project",
     "ProjectSettings",
+    "QuietHours",
     "Role",
     "Rule",
     "Silence",
     "Template",
     "ThrottleMark",
     "User",
+    "UserPreference",
     "WorkerBeat",
 ]
