@@ -25,15 +25,16 @@ from nabat.channels.teams_card import DEFAULT_CARD_BYTES, MAX_CARD_BYTES, MIN_CA
 from nabat.channels.teams_sender import TeamsSender
 from nabat.delivery.ratelimit import Rate
 from nabat.errors import ErrorCode
+from nabat.sentences import Sentence
 
 WORKFLOW_TEMPLATE = "Post to a channel when a webhook request is received"
 """The Workflows template that makes the URL this type takes."""
 
-MIGRATION_HINT = (
+MIGRATION_HINT = Sentence(
     "is an Office 365 connector (Incoming Webhook) URL, and Microsoft has retired those "
-    "connectors; in Teams, open Workflows, create a flow from the template "
-    f"'{WORKFLOW_TEMPLATE}' for the channel, and use the URL its trigger shows (it carries "
-    "a sig=… parameter)"
+    "connectors; in Teams, open Workflows, create a flow from the template {template!r} "
+    "for the channel, and use the URL its trigger shows (it carries a sig=… parameter)",
+    template=WORKFLOW_TEMPLATE,
 )
 
 _CONNECTOR_DOMAIN = "webhook.office.com"
