@@ -85,21 +85,43 @@ async def test_the_card_offers_the_enabled_mail_channels_and_saves_the_choice(
 
 
 @pytest.mark.parametrize(
-    ("language", "lead_in"), [("ru", "Не принято: "), ("en", "Not accepted: ")]
+    ("language", "not_mail", "not_offered"),
+    [
+        (
+            "ru",
+            "Не принято: канал {id} (Ops hook) — канал WEBHOOK, он не отправляет почту; "
+            "выберите канал типа ",
+            "Не принято: выберите один из предложенных каналов",
+        ),
+        (
+            "en",
+            "Not accepted: channel {id} (Ops hook) is a WEBHOOK channel, which does not send "
+            "e-mail; choose a channel of type ",
+            "Not accepted: choose one of the channels offered",
+        ),
+    ],
 )
-async def test_a_refused_channel_is_said_next_to_the_select(
-    client: httpx.AsyncClient, admin_headers: dict[str, str], language: str, lead_in: str
+async def test_a_refused_channel_is_said_next_to_the_select_in_the_consoles_language(
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+    language: str,
+    not_mail: str,
+    not_offered: str,
 ) -> None:
     hook = await channel(client, admin_headers, "Ops hook", "WEBHOOK")
     await console_login(client, language=language)
-    for posted in (str(hook), "office", "9" * 30):
+    for posted, said in (
+        (str(hook), not_mail.format(id=hook)),
+        ("office", not_offered),
+        ("9" * 30, not_offered),
+    ):
         failed = await post_form(
             client, "/settings", "/settings/connection", {"mailChannelId": posted}
         )
         assert failed.status_code == 422
         error = re.search(r'id="mailChannelId-error"[^>]*>([^<]*)<', failed.text)
         assert error is not None, failed.text
-        assert error.group(1).startswith(lead_in)
+        assert html.unescape(error.group(1)).startswith(said)
         assert_translated(failed.text)
     assert (await client.get(MAIL, headers=admin_headers)).json()["mailChannelId"] is None
 
