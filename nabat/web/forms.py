@@ -357,7 +357,7 @@ def place_errors(state: FormState, error: NabatError, fields: list[FormField]) -
         inner = where.removeprefix("configuration.").split(".")[0]
         if where.startswith("configuration.") and inner in keys:
             state.error(inner, message)
-        elif where in ("name", "type", "enabled", "isDefault"):
+        elif where in ("name", "type", "enabled", "isDefault", "checkIntervalSeconds"):
             state.error(where, message)
         else:
             general.append(

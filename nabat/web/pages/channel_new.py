@@ -68,6 +68,7 @@ async def create_channel(
                 configuration=configuration,
                 enabled=draft.enabled,
                 is_default=draft.is_default,
+                check_interval_seconds=draft.check_interval,
             )
         except NabatError as exc:
             await session.rollback()

@@ -23,7 +23,7 @@ from nabat.services.channels import ChannelChanges, ChannelService, ChannelView
 from nabat.services.deliveries import channel_status as channel_health
 from nabat.state import AppState
 from nabat.web.forms import FormField, FormState, form_fields, place_errors, posted, shown
-from nabat.web.i18n import catalogue
+from nabat.web.i18n import catalogue, translate
 from nabat.web.render import page
 from nabat.web.session import FormDep, SignedIn, Visitor
 
@@ -64,6 +64,7 @@ class Draft:
     name: str = ""
     enabled: bool = True
     is_default: bool = False
+    check_interval: int = 0
     config: FormState = field(default_factory=FormState)
     general: list[str] = field(default_factory=list)
 
@@ -102,6 +103,31 @@ def _when(moment: datetime | None) -> str:
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+# The scheduled-check intervals the form offers (seconds; 0: none). A stored interval
+# set otherwise through the API is offered too, so saving the form keeps it.
+CHECK_CHOICES = (0, 300, 900, 3600, 6 * 3600, 24 * 3600)
+
+
+def _check_choices(current: int) -> list[int]:
+    return sorted({*CHECK_CHOICES, current})
+
+
+def _every(language: str, seconds: int) -> str:
+    if not seconds:
+        return translate(language, "channels.check_off")
+    if seconds % 3600 == 0:
+        return translate(language, "channels.check_hours", count=seconds // 3600)
+    if seconds % 60 == 0:
+        return translate(language, "channels.check_minutes", count=seconds // 60)
+    return translate(language, "channels.check_seconds", count=seconds)
+
+
+def _posted_interval(form: dict[str, str]) -> int:
+    text = form.get("checkIntervalSeconds", "").strip()
+    # The select only sends its own numbers; anything else is the service's to refuse.
+    return int(text) if text.isdigit() else -1 if text else 0
+
+
 def wording(visitor: Visitor) -> dict[str, Any]:
     language = visitor.language
     return {
@@ -109,6 +135,8 @@ def wording(visitor: Visitor) -> dict[str, Any]:
         "label": lambda key: _label(language, key),
         "help_of": lambda spec: _help(language, spec),
         "type_title": lambda name: type_title(language, name),
+        "check_choices": _check_choices,
+        "every": lambda seconds: _every(language, seconds),
     }
 
 
@@ -125,6 +153,7 @@ def draft_of(view: ChannelView, fields: list[FormField]) -> Draft:
         name=view.row.name,
         enabled=view.row.enabled,
         is_default=view.row.is_default,
+        check_interval=view.row.check_interval_seconds or 0,
         config=shown(fields, view.config.to_public()),
     )
 
@@ -135,6 +164,7 @@ def failed_draft(form: dict[str, str], config: FormState) -> Draft:
         name=form.get("name", ""),
         enabled="enabled" in form,
         is_default="isDefault" in form,
+        check_interval=_posted_interval(form),
         config=config,
     )
 
@@ -259,6 +289,7 @@ async def update_channel(
             configuration=configuration,
             enabled=draft.enabled,
             is_default=draft.is_default,
+            check_interval_seconds=draft.check_interval,
         )
         try:
             await service(state, session).update(principal.project_id, channel_id, changes)

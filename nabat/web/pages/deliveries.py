@@ -193,6 +193,7 @@ async def _detail(
         delivery=delivery,
         content=DeliveryContent.from_json(delivery.content),
         attempts=attempts,
+        names=names,
         shown_time=shown_time,
         retryable=delivery.status in RETRYABLE,
         may_retry=visitor.can(Scope.NOTIFICATIONS_SEND),
