@@ -55,6 +55,20 @@ SEED: dict[str, dict[str, Any]] = {
     # tests/test_apprise_sender.py.
     "TEAMS": {"webhookUrl": TEAMS_URL},
     "APPRISE": {"urls": ["json://hooks.example.org/in", "ntfy://ntfy.example.org/alerts"]},
+    # Not seed types: their own cases are in tests/test_ews_sender.py and
+    # tests/test_graph_mail_sender.py.
+    "EWS": {
+        "server": "mail.example.org",
+        "username": "svc-nabat",
+        "password": "ews-password",
+        "fromEmail": "alerts@example.org",
+    },
+    "GRAPH_MAIL": {
+        "tenantId": "contoso.onmicrosoft.com",
+        "clientId": "0b6f3a9e-2c4d-4e8f-8a1b-6d5c4b3a2f10",
+        "clientSecret": "graph-client-secret",
+        "fromEmail": "alerts@example.org",
+    },
 }
 
 # (type, configuration, what the public configuration then shows)
@@ -151,6 +165,8 @@ GOOD: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("TEAMS", {"webhookUrl": TEAMS_URL, "maxCardBytes": "8000"}, {"maxCardBytes": 8000}),
     ("APPRISE", SEED["APPRISE"], {"urls": MASK, "bodyFormat": "text", "timeout": 15.0}),
     ("APPRISE", {"urls": "json://a.example.org/x tgram://1:AAbb/2"}, {"urls": MASK}),
+    ("EWS", SEED["EWS"], {"password": MASK, "authType": "ntlm", "oauth2": False}),
+    ("GRAPH_MAIL", SEED["GRAPH_MAIL"], {"clientSecret": MASK, "saveToSentItems": False}),
 ]
 
 CRLF = "Alerts\r\nBcc: victim@example.org"
@@ -250,6 +266,8 @@ BAD: list[tuple[str, dict[str, Any], str, tuple[str, ...]]] = [
     ("APPRISE", {"urls": []}, "urls", ()),
     ("APPRISE", {"urls": ["json://a.example.org/x", "nope://x"]}, "urls.1", ("URL 2 of 2",)),
     ("APPRISE", {**SEED["APPRISE"], "bodyFormat": "rtf"}, "bodyFormat", ()),
+    ("EWS", {**SEED["EWS"], "server": "not a host name!"}, "server", ()),
+    ("GRAPH_MAIL", {"tenantId": "t", "clientId": "c"}, "clientSecret", ("missing",)),
 ]
 
 

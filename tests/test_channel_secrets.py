@@ -117,6 +117,38 @@ SECRETIVE = [
         ("apprisePassSecret1", "AAHappriseBotTokenSecret2"),
         {"urls": MASK},
     ),
+    Secretive(
+        "SMS",
+        {
+            "provider": "SMSRU",
+            "apiId": "smsru-api-Secret-77",
+            "defaultRecipients": ["+79255070602"],
+        },
+        ("smsru-api-Secret-77",),
+        {"apiId": MASK},
+    ),
+    Secretive(
+        "EWS",
+        {
+            "server": "mail.example.org",
+            "username": "svc-nabat",
+            "password": "ews-pass-Secret-88",
+            "fromEmail": "alerts@example.org",
+        },
+        ("ews-pass-Secret-88",),
+        {"password": MASK},
+    ),
+    Secretive(
+        "GRAPH_MAIL",
+        {
+            "tenantId": "contoso.onmicrosoft.com",
+            "clientId": "0b6f3a9e-2c4d-4e8f-8a1b-6d5c4b3a2f10",
+            "clientSecret": "graph-client-Secret-99",
+            "fromEmail": "alerts@example.org",
+        },
+        ("graph-client-Secret-99",),
+        {"clientSecret": MASK},
+    ),
 ]
 BY_TYPE = {case.type: case for case in SECRETIVE}
 
