@@ -24,7 +24,6 @@ def _out(view: ChannelView) -> ChannelOut:
         configuration=view.config.to_public(),
         enabled=row.enabled,
         is_default=row.is_default,
-        check_interval_seconds=row.check_interval_seconds or 0,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )

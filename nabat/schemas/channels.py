@@ -21,7 +21,12 @@ class ChannelCreate(StrictApiModel):
     check_interval_seconds: int = Field(
         default=0,
         ge=0,
-        description="Seconds between scheduled checks of the channel (60 to 604800; 0: none). A type whose provider can be asked without a message (Telegram getMe, an SMTP login) is checked that way; any other gets a test message. The result raises channel.failing / channel.recovered.",
+        description=(
+            "Seconds between scheduled checks of the channel (60 to 604800; 0: none). A type "
+            "whose provider can be asked without a message (Telegram getMe, an SMTP login) is "
+            "checked that way; any other gets a test message. The result raises "
+            "channel.failing / channel.recovered. Read back in the channel's status."
+        ),
     )
 
 
@@ -55,7 +60,6 @@ class ChannelOut(ApiModel):
     configuration: dict[str, Any]
     enabled: bool
     is_default: bool
-    check_interval_seconds: int = Field(description="Seconds between scheduled checks; 0: none.")
     created_at: datetime
     updated_at: datetime
 

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.ids import as_id
 from nabat.errors import Conflict, ErrorCode, NotFound
+from nabat.models.channel import Channel
 from nabat.models.delivery import (
     ChannelHealth,
     CircuitState,
@@ -250,6 +251,9 @@ async def channel_status(
             "opens": health.circuit_opens if health else 0,
             "retryAt": health.circuit_retry_at if health else None,
         },
+        "checkIntervalSeconds": await session.scalar(
+            select(func.coalesce(Channel.check_interval_seconds, 0)).where(Channel.id == channel_id)
+        ),
         "lastCheckAt": health.last_check_at if health else None,
         "lastCheckOk": health.last_check_ok if health else None,
         "lastCheckError": health.last_check_error if health else None,
