@@ -203,3 +203,30 @@ async def test_a_connection_whose_type_no_longer_sends_mail_is_none(
             f"{DELIVERIES}/{sent.json()['deliveryId']}", headers=admin_headers
         )
         assert record.json()["channelId"] == relay
+
+
+async def test_an_exchange_channel_is_a_connection_too(
+    client: httpx.AsyncClient, admin_headers: dict[str, str]
+) -> None:
+    # Whether a type sends e-mail is the descriptor's word, not its name.
+    async with FakeSmtpServer() as smtp:
+        await mail_channel(client, admin_headers, smtp, "Old relay")
+        body = {
+            "name": "Exchange",
+            "type": "EWS",
+            "configuration": {
+                "server": "mail.example.org",
+                "username": "svc-nabat",
+                "password": "not-used-here",
+            },
+        }
+        created = await client.post(CHANNELS, json=body, headers=admin_headers)
+        assert created.status_code == 201, created.text
+        exchange = created.json()["id"]
+        saved = await put_mail(client, admin_headers, {"mailChannelId": exchange})
+        assert saved.status_code == 200, saved.text
+        sent = await client.post(
+            SEND, json={**NOTIFICATION, "channelType": "EMAIL"}, headers=admin_headers
+        )
+        assert sent.status_code == 200, sent.text
+        assert await channel_of(client, admin_headers, sent) == exchange
