@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from nabat.clock import FrozenClock
 from nabat.services.dashboard import ByChannel, channel_timeline, timeline
 from nabat.settings import Settings
-from nabat.state import AppState
 from tests.conftest import ADMIN_PASSWORD, login
 from tests.fakes.webhook import WebhookReceiver
 from tests.support.delivery import CHANNELS, deliver, webhook_channel
@@ -20,22 +19,24 @@ from tests.support.hours import frozen_app, move_to, send
 
 
 async def test_this_hours_deliveries_are_counted_by_status_in_the_last_bucket(
-    app: FastAPI,
-    client: httpx.AsyncClient,
-    admin_headers: dict[str, str],
-    receiver: WebhookReceiver,
+    frozen: tuple[FastAPI, FrozenClock], receiver: WebhookReceiver
 ) -> None:
-    await webhook_channel(client, admin_headers, receiver.url, isDefault=True)
-    for _ in range(3):
-        body = {"status": "DOWN", "message": "billing is down"}
-        sent = await client.post("/api/v1/notifications/send", json=body, headers=admin_headers)
-        assert sent.status_code == 200, sent.text
-    await deliver(app)
-    state: AppState = app.state.nabat
-    now = state.clock.now()
-    async with state.sessions() as session:
-        projects = (await client.get("/api/v1/projects", headers=admin_headers)).json()
-        hours = await timeline(session, projects[0]["id"], now=now)
+    app, clock = frozen
+    # Half past the hour: the last bucket is this hour's, however long the test takes.
+    move_to(clock, clock.now() + timedelta(hours=23, minutes=30))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        headers = await login(client, "admin", ADMIN_PASSWORD)
+        await webhook_channel(client, headers, receiver.url, isDefault=True)
+        for _ in range(3):
+            body = {"status": "DOWN", "message": "billing is down"}
+            sent = await client.post("/api/v1/notifications/send", json=body, headers=headers)
+            assert sent.status_code == 200, sent.text
+        await deliver(app)
+        project_id = await _project_id(client, headers)
+    now = clock.now()
+    async with app.state.nabat.sessions() as session:
+        hours = await timeline(session, project_id, now=now)
     assert len(hours) == 24
     assert hours[-1].start <= now < hours[-1].start + timedelta(hours=1)
     assert hours[-1].by_status == {"SENT": 3}
