@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=2.0, gt=0)
     retry_cap_seconds: float = Field(default=3600.0, gt=0)
     health_failure_threshold: int = Field(default=3, ge=1)
+    scheduler_poll_seconds: float = Field(
+        default=5.0, gt=0, description="How often a process looks for due scheduled jobs."
+    )
     check_poll_seconds: float = Field(
         default=15.0, gt=0, description="How often a process looks for channels due a check."
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,13 +20,14 @@ from nabat.delivery.queue import Claimed, Lease
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.worker import Worker
 from nabat.loops import BackgroundLoop, LoopHealth
+from nabat.scheduler import Recurring, Scheduler
 from nabat.security.crypto import SecretBox
 from nabat.security.keys import Keys
 from nabat.security.ratelimit import AttemptLimiter
 from nabat.services.accept import Acceptor
 from nabat.services.channel_checks import ChannelChecks
 from nabat.services.event_router import EventRouter
-from nabat.services.housekeeping import Housekeeper
+from nabat.services.housekeeping import EVERY_SECONDS, Housekeeper
 from nabat.services.ingest import Limits
 from nabat.services.principals import PrincipalCache
 from nabat.services.test_send import TestParts
@@ -58,6 +60,7 @@ class AppState:
     housekeeper: Housekeeper = field(init=False)
     liveness: Liveness = field(init=False)
     checks: ChannelChecks = field(init=False)
+    scheduler: Scheduler = field(init=False)
     principals: PrincipalCache = field(init=False)
     loop_health: LoopHealth = field(init=False)
     # One set of provider buckets per process: workers and test sends draw on the same.
@@ -89,7 +92,7 @@ class AppState:
             health=self.loop_health,
         )
         self.housekeeper = Housekeeper(
-            sessions=self.sessions, gate=self.write_gate, clock=self.clock, health=self.loop_health
+            sessions=self.sessions, gate=self.write_gate, clock=self.clock
         )
         # This process's worker and router hear what any process queued or stored.
         self.signals.subscribe(DELIVERIES, self._wake_worker)
@@ -112,6 +115,22 @@ class AppState:
             tests=self.test_parts(),
             settings=self.settings,
             wake_workers=self.wake_workers,
+        )
+        self.scheduler = Scheduler(
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            owner=self.liveness.owner,
+            dead_after=timedelta(seconds=self.settings.dead_after_seconds),
+            recurring=[
+                Recurring("housekeeping", EVERY_SECONDS, self.housekeeper.fire),
+                Recurring(
+                    "channel-checks",
+                    max(1, round(self.settings.check_poll_seconds)),
+                    self.checks.fire,
+                ),
+            ],
+            poll_seconds=self.settings.scheduler_poll_seconds,
             health=self.loop_health,
         )
 
@@ -138,7 +157,7 @@ class AppState:
         heartbeat first: it is started before and stopped after the workers it vouches
         for. Makes this process's worker."""
         self.worker = self.new_worker(supervised=True)
-        return [self.liveness, self.worker, self.router, self.housekeeper, self.checks]
+        return [self.liveness, self.worker, self.router, self.scheduler]
 
     def new_worker(self, name: str | None = None, *, supervised: bool = False) -> Worker:
         """A delivery worker sharing this state's clients, metrics and keys; it leases as

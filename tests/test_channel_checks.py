@@ -48,7 +48,7 @@ async def _status(client: httpx.AsyncClient, headers: dict[str, str], channel: i
 
 
 def _checks(app: FastAPI, clock: Clock | None = None) -> ChannelChecks:
-    """A checks loop of this app's process (on its own clock when given one)."""
+    """The channel checks of this app's process (on its own clock when given one)."""
     state: AppState = app.state.nabat
     clock = clock or state.clock
     return ChannelChecks(
@@ -110,7 +110,7 @@ async def test_a_telegram_check_asks_getme_sends_nothing_and_raises_one_notice_e
     )
     checks = _checks(app)
     # A token the Bot API does not know: the check fails, the channel is failing.
-    assert await checks.round() is False
+    assert await checks.sweep() == 1
     status = await _status(client, admin_headers, bot)
     assert status["failing"] is True
     assert status["lastCheckOk"] is False
@@ -118,16 +118,16 @@ async def test_a_telegram_check_asks_getme_sends_nothing_and_raises_one_notice_e
     assert OTHER_TOKEN.split(":")[1] not in status["lastCheckError"]
     # Not due again before its interval: a second round checks nothing.
     asked = len(telegram.requests)
-    await checks.round()
+    await checks.sweep()
     assert len(telegram.requests) == asked
     # Still broken at the next check: no second notice.
     await _due_now(app, bot)
-    await checks.round()
+    await checks.sweep()
     assert await _notices(app, receiver) == ["channel.failing"]
     # Repaired: the next check recovers it, one notice.
     telegram.tokens.add(OTHER_TOKEN)
     await _due_now(app, bot)
-    await checks.round()
+    await checks.sweep()
     status = await _status(client, admin_headers, bot)
     assert (status["failing"], status["lastCheckOk"], status["lastCheckError"]) == (
         False,
@@ -153,13 +153,13 @@ async def test_a_webhook_check_sends_a_test_message_and_a_failing_answer_marks_i
         checkIntervalSeconds=60,
     )
     checks = _checks(app)
-    await checks.round()
+    await checks.sweep()
     [test] = receiver.received
     assert test.path == "/checked"
     assert (await _status(client, admin_headers, hook))["lastCheckOk"] is True
     receiver.default = Scripted(500, "broken")
     await _due_now(app, hook)
-    await checks.round()
+    await checks.sweep()
     status = await _status(client, admin_headers, hook)
     assert status["failing"] is True
     assert status["lastCheckOk"] is False
@@ -182,8 +182,8 @@ async def test_two_processes_looking_at_once_check_a_due_channel_once(
         checkIntervalSeconds=600,
     )
     one, other = _checks(app), _checks(app)
-    await one.round()
-    await other.round()
+    await one.sweep()
+    await other.sweep()
     assert len(telegram.requests) == 1
 
 
@@ -205,13 +205,13 @@ async def test_the_first_check_comes_at_once_and_the_next_after_the_interval(
         checkIntervalSeconds=120,
     )
     clock.advance(1)
-    await checks.round()
+    await checks.sweep()
     assert len(telegram.requests) == 1
     clock.advance(119)
-    await checks.round()
+    await checks.sweep()
     assert len(telegram.requests) == 1
     clock.advance(2)
-    await checks.round()
+    await checks.sweep()
     assert len(telegram.requests) == 2
 
 

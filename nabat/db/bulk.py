@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import JSON, Dialect, Table, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.db.engine import dump_json
@@ -162,3 +164,9 @@ async def insert_many(
 ) -> list[int]:
     """Insert ``rows`` (all with the same keys) in the session's transaction; their ids."""
     return await insert_prepared(session, prepare(session, table, rows, key=key))
+
+
+def upsert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, for ON CONFLICT clauses."""
+    dialect = session.get_bind().dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert

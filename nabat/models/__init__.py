@@ -17,6 +17,7 @@ from nabat.models.invitation import Invitation, InvitationStatus
 from nabat.models.liveness import WorkerBeat
 from nabat.models.preferences import PreferenceDefault, QuietHours, UserPreference
 from nabat.models.routing import NotificationTypeRow, Rule, Silence, ThrottleMark
+from nabat.models.schedule import ScheduledJob
 from nabat.models.template import ProjectSettings, Template
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "QuietHours",
     "Role",
     "Rule",
+    "ScheduledJob",
     "Silence",
     "Template",
     "ThrottleMark",

@@ -35,13 +35,14 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
+from nabat.db.bulk import upsert_for
 from nabat.db.gate import WriteGate
 from nabat.delivery.queue import Claimed, Lease
 from nabat.errors import Conflict, NabatError, Unavailable, ValidationFailed
 from nabat.models.event import EventKey
 from nabat.services.event_input import EventInput
 from nabat.services.ingest import Ingest, Limits, Planned
-from nabat.services.ingest_store import Accepted, upsert_for
+from nabat.services.ingest_store import Accepted
 from nabat.services.intake import Intake, intake, store_unrouted
 
 # At most this many events per transaction: a bounded wait for the last request in it.

@@ -5,8 +5,9 @@ A type whose provider can be asked without sending a message (its descriptor's
 ``probe``: Telegram's ``getMe``, an SMTP login) is checked that way; any other type gets
 a test message to its own destination, through the same test-send path as the Test
 button (so it is recorded as a test delivery). Every process that delivers runs the
-loop; a check is claimed by moving the channel's ``next_check_at`` on in one conditional
-``UPDATE``, so two processes never check one channel at the same moment.
+sweep (the scheduler's ``channel-checks`` job); a check is claimed by moving the
+channel's ``next_check_at`` on in one conditional ``UPDATE``, so two processes never
+check one channel at the same moment.
 """
 
 from __future__ import annotations
@@ -28,9 +29,9 @@ from nabat.db.gate import WriteGate
 from nabat.delivery.circuit import CircuitPolicy
 from nabat.delivery.health import ChannelRun, update_health
 from nabat.delivery.queue import enqueue
-from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.channel import Channel
 from nabat.models.delivery import ChannelHealth
+from nabat.scheduler import Firing
 from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelService, ChannelView
 from nabat.services.test_send import TestParts, TestRequest, send_test
@@ -59,10 +60,9 @@ class Checked:
     failure_class: FailureClass | None = None
 
 
-class ChannelChecks(BackgroundLoop):
-    """Checks channels whose check interval has come round (see the module's doc)."""
-
-    name = "channel_checks"
+class ChannelChecks:
+    """Checks channels whose check interval has come round (see the module's doc); the
+    scheduler fires its sweep every ``check_poll_seconds``."""
 
     def __init__(
         self,
@@ -76,9 +76,7 @@ class ChannelChecks(BackgroundLoop):
         tests: TestParts,
         settings: Settings,
         wake_workers: Callable[[], None],
-        health: LoopHealth | None = None,
     ) -> None:
-        super().__init__(health=health, idle_seconds=settings.check_poll_seconds)
         self._sessions = sessions
         self._gate = gate
         self._clock = clock
@@ -94,12 +92,18 @@ class ChannelChecks(BackgroundLoop):
             cap_seconds=settings.circuit_open_cap_seconds,
         )
 
-    async def round(self) -> bool:
-        """Claim the channels due for a check and check them one after the other."""
+    async def fire(self, firing: Firing) -> None:
+        """The scheduler's recurring ``channel-checks`` job: check every channel due."""
+        while await self.sweep() == CLAIM:
+            pass
+
+    async def sweep(self) -> int:
+        """Claim up to ``CLAIM`` channels due for a check and check them one after the
+        other; how many were checked."""
         due = await self._claim()
         for item in due:
             await self.check(item)
-        return len(due) == CLAIM
+        return len(due)
 
     async def _claim(self) -> list[Due]:
         now = self._clock.now()

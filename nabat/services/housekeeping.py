@@ -3,7 +3,8 @@
 Today that is the idempotency and dedup keys past their window (``event_keys``): every
 event with a ``dedupKey`` and every request with an ``Idempotency-Key`` leaves one, and
 an expired one is never read again (a new key of the same name replaces it). It runs
-wherever deliveries are made (``nabat serve``, ``nabat worker``), a bounded number of rows
+wherever deliveries are made (``nabat serve``, ``nabat worker``), as the scheduler's
+recurring ``housekeeping`` job, a bounded number of rows
 per transaction so that the write lock is held only briefly.
 """
 
@@ -17,14 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from nabat.clock import Clock
 from nabat.db.gate import WriteGate
-from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.models.event import EventKey
+from nabat.scheduler import Firing
 
 log = logging.getLogger("nabat.housekeeping")
 
 # Rows removed per transaction, and how often a sweep runs.
 CHUNK = 5000
-EVERY_SECONDS = 300.0
+EVERY_SECONDS = 300
 
 
 async def purge_expired_keys(session: AsyncSession, now: datetime, *, limit: int = CHUNK) -> int:
@@ -39,8 +40,8 @@ async def purge_expired_keys(session: AsyncSession, now: datetime, *, limit: int
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-class Housekeeper(BackgroundLoop):
-    """Sweeps expired records every ``every`` seconds until stopped."""
+class Housekeeper:
+    """Sweeps expired records; the scheduler fires it every ``EVERY_SECONDS``."""
 
     def __init__(
         self,
@@ -48,10 +49,7 @@ class Housekeeper(BackgroundLoop):
         sessions: async_sessionmaker[AsyncSession],
         gate: WriteGate,
         clock: Clock,
-        every: float = EVERY_SECONDS,
-        health: LoopHealth | None = None,
     ) -> None:
-        super().__init__(health=health, idle_seconds=every)
         self._sessions = sessions
         self._gate = gate
         self._clock = clock
@@ -66,9 +64,8 @@ class Housekeeper(BackgroundLoop):
             if count < CHUNK:
                 return removed
 
-    async def round(self) -> bool:
-        """One sweep; then the loop waits ``every`` seconds."""
+    async def fire(self, firing: Firing) -> None:
+        """The scheduler's recurring ``housekeeping`` job: one sweep."""
         removed = await self.sweep()
         if removed:
             log.info("removed %d expired idempotency and dedup keys", removed)
-        return False

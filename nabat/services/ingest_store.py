@@ -9,11 +9,9 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from nabat.db.bulk import insert_prepared, prepare_values
+from nabat.db.bulk import insert_prepared, prepare_values, upsert_for
 from nabat.delivery.queue import Claimed
 from nabat.models.delivery import Delivery
 from nabat.models.event import Event, EventKey
@@ -58,12 +56,6 @@ class Accepted:
             "deliveries": self.deliveries,
             "notes": self.notes,
         }
-
-
-def upsert_for(session: AsyncSession) -> Any:
-    """The dialect's INSERT, for ON CONFLICT clauses."""
-    dialect = session.get_bind().dialect.name
-    return postgresql_insert if dialect == "postgresql" else sqlite_insert
 
 
 async def held_keys(
