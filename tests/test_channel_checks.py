@@ -1,6 +1,7 @@
-"""Scheduled channel checks against local fakes: Telegram's getMe (no message sent), a
-test message for a webhook, one failing and one recovered notice per incident, one
-check per due channel however many processes look, and the interval's rules."""
+"""Scheduled channel checks against local fakes: Telegram's getMe and an SMS provider's
+balance (no message sent), a test message for a webhook, one failing and one recovered
+notice per incident, one check per due channel however many processes look, and the
+interval's rules."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from nabat.models.channel import Channel
 from nabat.services.channel_checks import ChannelChecks
 from nabat.services.check_interval import check_interval
 from nabat.state import AppState
+from tests.fakes.sms import running_sms_fakes
 from tests.fakes.telegram import TOKEN, TelegramFake
 from tests.fakes.webhook import Scripted, WebhookReceiver
 
@@ -273,3 +275,32 @@ def test_a_personal_channel_without_recipients_and_without_a_provider_check_is_r
     assert "cannot be checked" in refused.value.details[0]["message"]
     assert check_interval(PYTHON_BOT, config, 300) == 300
     assert check_interval(unaddressed, config, 0) is None
+
+
+async def test_an_sms_check_asks_the_balance_and_sends_no_sms(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+) -> None:
+    async with running_sms_fakes() as fakes:
+        # No default recipients: a provider check needs no one to send to.
+        sms = await _create(
+            client,
+            admin_headers,
+            name="sms",
+            type="SMS",
+            configuration=fakes.settings("SMSRU"),
+            checkIntervalSeconds=600,
+        )
+        checks = _checks(app)
+        assert await checks.sweep() == 1
+        status = await _status(client, admin_headers, sms)
+        assert (status["lastCheckOk"], status["failing"]) == (True, False)
+        fakes.smsru.balance = 0.0
+        await _due_now(app, sms)
+        await checks.sweep()
+        status = await _status(client, admin_headers, sms)
+        assert (status["lastCheckOk"], status["failing"]) == (False, True)
+        assert "has no money left (balance 0.0)" in status["lastCheckError"]
+        assert [r.path for r in fakes.smsru.requests] == ["/my/balance", "/my/balance"]
+        assert fakes.smsru.messages == []

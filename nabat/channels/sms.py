@@ -34,6 +34,7 @@ from nabat.channels.descriptor import ChannelType, Phrase, SenderParts
 from nabat.channels.sms_checks import Provider
 from nabat.channels.sms_numbers import DEFAULT_REGION, check_region, to_e164
 from nabat.channels.sms_placeholders import BodyFormat
+from nabat.channels.sms_probe import SmsChecker
 from nabat.channels.sms_sender import SmsSender
 from nabat.channels.webhook import PUBLIC_HEADERS
 from nabat.errors import ErrorCode
@@ -243,6 +244,10 @@ def _sender(parts: SenderParts) -> SmsSender:
     return SmsSender(parts.outbound)
 
 
+def _checker(parts: SenderParts) -> SmsChecker:
+    return SmsChecker(parts.outbound)
+
+
 SMS = ChannelType(
     config=SmsConfig,
     sender=_sender,
@@ -253,4 +258,6 @@ SMS = ChannelType(
     # One message per person, to their phone contact point.
     address_kind="PHONE",
     addressed=_addressed,
+    # The provider's balance, not a paid test SMS (a gateway: its host reached).
+    probe=_checker,
 )

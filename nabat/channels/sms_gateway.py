@@ -5,11 +5,20 @@ Success is the configured statuses (any 2xx when none are set), then, when confi
 a JSON value at a path and a text the answer must hold. A 2xx that fails the check is
 ``rejected``, not retried: the gateway may have sent the message all the same, and an
 SMS sent twice is billed twice.
+
+A generic gateway has no request known to send nothing, so its scheduled check only
+reaches it (:func:`reach`): the host resolved through the SSRF guard, a connection opened,
+TLS negotiated for ``https``, and closed again without a byte of HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import ssl
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from nabat.channels.contract import DeliveryError, FailureClass
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
@@ -23,6 +32,7 @@ from nabat.channels.sms_placeholders import (
     in_url,
 )
 from nabat.channels.sms_result import Outcomes, Sent, one_by_one
+from nabat.security.ssrf import BlockedDestination, GuardedResolver
 
 if TYPE_CHECKING:
     from nabat.channels.sms import SmsConfig
@@ -142,3 +152,71 @@ async def send(
         return judge(config, answer, number)
 
     return await one_by_one(numbers, send_one)
+
+
+async def reach(outbound: Outbound, config: SmsConfig) -> str:
+    """Open a connection to the gateway's host as a send would (through the guard, TLS
+    verified for ``https``) and close it without a request; return what answered.
+
+    Raises :class:`DeliveryError`: ``config`` for a refused destination or a certificate
+    this machine does not trust, ``network`` when no connection can be made, ``timeout``
+    when none is made within the channel's timeout.
+    """
+    assert config.gateway_url is not None  # SmsConfig requires it for GATEWAY
+    parts = urlsplit(config.gateway_url)
+    host = parts.hostname or ""
+    secure = parts.scheme.lower() == "https"
+    port = parts.port or (443 if secure else 80)
+    where = f"{host}:{port}"
+    try:
+        outbound.policy.check_url(config.gateway_url)
+        async with asyncio.timeout(config.timeout):
+            await _connect(outbound, host, port, secure)
+    except BlockedDestination as exc:
+        raise DeliveryError(FailureClass.CONFIG, f"{WHAT} URL refused: {exc.reason}") from None
+    except TimeoutError:
+        raise DeliveryError(
+            FailureClass.TIMEOUT,
+            f"the {WHAT} at {where} took no connection within {config.timeout:g} s",
+        ) from None
+    except ssl.SSLError as exc:
+        raise DeliveryError(
+            FailureClass.CONFIG,
+            f"the TLS connection to the {WHAT} at {where} failed "
+            f"({exc.reason or type(exc).__name__}); is its certificate valid and trusted by "
+            "this machine?",
+        ) from None
+    except OSError as exc:
+        raise DeliveryError(
+            FailureClass.NETWORK,
+            f"cannot reach the {WHAT} at {where}: {exc.strerror or exc}",
+        ) from None
+    tls = " over TLS, its certificate valid" if secure else ""
+    return f"the {WHAT} at {where} took a connection{tls}"
+
+
+async def _connect(outbound: Outbound, host: str, port: int, secure: bool) -> None:
+    """One connection to a checked address of ``host``, closed at once."""
+    addresses = await GuardedResolver(outbound.policy).resolve(host, port, socket.AF_UNSPEC)
+    context = ssl.create_default_context() if secure else None
+    last: OSError | None = None
+    for address in addresses:
+        try:
+            _, writer = await asyncio.open_connection(
+                address["host"],
+                address["port"],
+                ssl=context,
+                server_hostname=host if secure else None,
+            )
+        except ssl.SSLError:
+            raise
+        except OSError as exc:
+            last = exc
+            continue
+        writer.close()
+        # The connection was made; how it closes says nothing of the gateway.
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+        return
+    assert last is not None  # resolve() answers at least one address
+    raise last

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from nabat.channels.contract import DeliveryError, FailureClass
 from nabat.channels.http_status import snippet
@@ -27,6 +28,33 @@ class Sent:
 
 Outcomes = dict[str, Sent | DeliveryError]
 """Per number (E.164): sent, or why not."""
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What a provider's account call said about the account: the money left (``None``
+    when the provider shows none) and, where it says so, its currency.
+
+    ``account`` names what answered (``the SMS.ru account``); ``note`` says something
+    worth recording beside the balance (a Twilio trial account).
+    """
+
+    account: str
+    amount: Decimal | None
+    currency: str | None = None
+    note: str | None = None
+
+
+def money(value: object) -> Decimal | None:
+    """A balance as a provider writes it (``4122.56``, ``"0.00"``), or ``None`` when it
+    is no number."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
 
 
 async def one_by_one(numbers: list[str], send_one: Callable[[str], Awaitable[Sent]]) -> Outcomes:

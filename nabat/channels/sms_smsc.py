@@ -1,7 +1,8 @@
 """SMSC.ru: one ``/sys/send.php`` POST per number with ``fmt=3`` (JSON answers) and
 ``charset=utf-8`` (its default is not UTF-8), CONTRACTS.md section 7.
 
-Success is ``{"id": …, "cnt": …}``; failure ``{"error": …, "error_code": N}``.
+Success is ``{"id": …, "cnt": …}``; failure ``{"error": …, "error_code": N}``. The
+scheduled check asks ``/sys/balance.php`` (``{"balance": "…", "currency": "…"}``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,15 @@ from nabat.channels.contract import DeliveryError, FailureClass
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.sms_numbers import digits
-from nabat.channels.sms_result import OUR_BUG, Outcomes, Sent, one_by_one, provider_said
+from nabat.channels.sms_result import (
+    OUR_BUG,
+    Balance,
+    Outcomes,
+    Sent,
+    money,
+    one_by_one,
+    provider_said,
+)
 
 if TYPE_CHECKING:
     from nabat.channels.sms import SmsConfig
@@ -54,6 +63,17 @@ CODES: dict[int, tuple[FailureClass, str]] = {
     ),
     7: (_REJECTED, "SMSC.ru does not accept {number} as a phone number"),
     8: (_REJECTED, "SMSC.ru cannot deliver messages to {number}"),
+}
+
+# https://smsc.ru/api/http/balance/balance_answer/
+BALANCE_CODES: dict[int, tuple[FailureClass, str]] = {
+    1: (_REJECTED, "SMSC.ru found an error in the balance request's parameters" + OUR_BUG),
+    2: CODES[2],
+    4: CODES[4],
+    9: (
+        FailureClass.THROTTLED,
+        "SMSC.ru got too many balance requests from this server at once; the next check asks again",
+    ),
 }
 
 DUPLICATE = 9
@@ -144,3 +164,71 @@ async def send(
         return read(answer, number)
 
     return await one_by_one(numbers, send_one)
+
+
+def read_balance(answer: HttpAnswer) -> Balance:
+    """The balance in a ``balance.php`` answer (``credit``, when the account has a credit
+    limit, is added to it: SMSC.ru sends while their sum is above zero); raises
+    :class:`DeliveryError` when SMSC.ru refused the request."""
+    generic = classify_status(
+        answer.status,
+        body=answer.text,
+        retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+        what=WHAT,
+    )
+    if generic is not None:
+        raise generic
+    data = answer.json()
+    if not isinstance(data, dict):
+        excerpt = snippet(answer.text) or "an empty body"
+        raise DeliveryError(
+            FailureClass.CONFIG,
+            f"{WHAT} answered HTTP {answer.status} with {excerpt!r} instead of its JSON; "
+            "check apiBaseUrl",
+            status=answer.status,
+        )
+    code = data.get("error_code")
+    if code is not None or "error" in data:
+        failure_class, advice = BALANCE_CODES.get(
+            code if isinstance(code, int) else -1,
+            (_REJECTED, f"{WHAT} refused the balance request"),
+        )
+        raise DeliveryError(
+            failure_class,
+            advice + provider_said(data.get("error"), code),
+            status=answer.status,
+            retry_after=BLOCKED_WAIT_S if code == 4 else None,
+        )
+    amount = money(data.get("balance"))
+    credit = money(data.get("credit"))
+    currency = data.get("currency")
+    return Balance(
+        f"the {WHAT} account",
+        amount + credit if amount is not None and credit is not None else amount,
+        currency if isinstance(currency, str) and currency else None,
+        note=f"with a credit limit of {credit}" if credit else None,
+    )
+
+
+async def balance(outbound: Outbound, config: SmsConfig) -> Balance:
+    """The account's balance: one ``balance.php`` POST with the login and password,
+    sending nothing."""
+    # SmsConfig requires both for SMSC.
+    assert config.smsc_login is not None
+    assert config.smsc_password is not None
+    base = (config.api_base_url or DEFAULT_BASE).rstrip("/")
+    form = {
+        "login": config.smsc_login,
+        "psw": config.smsc_password.get_secret_value(),
+        "fmt": "3",
+        "cur": "1",
+    }
+    answer = await outbound.request(
+        "POST",
+        f"{base}/sys/balance.php",
+        what=WHAT,
+        timeout_s=config.timeout,
+        data=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return read_balance(answer)

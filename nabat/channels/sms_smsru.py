@@ -1,5 +1,5 @@
 """SMS.ru: one ``/sms/send`` POST for all numbers, answered per number (CONTRACTS.md
-section 7).
+section 7); ``/my/balance`` for the scheduled check.
 
 SMS.ru answers HTTP 200 even for errors; its ``status_code`` decides, first for the
 request as a whole, then for each number: a request that is OK may still refuse some
@@ -15,7 +15,7 @@ from nabat.channels.contract import DeliveryError, FailureClass
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.sms_numbers import digits
-from nabat.channels.sms_result import OUR_BUG, Outcomes, Sent, provider_said
+from nabat.channels.sms_result import OUR_BUG, Balance, Outcomes, Sent, money, provider_said
 
 if TYPE_CHECKING:
     from nabat.channels.sms import SmsConfig
@@ -168,3 +168,51 @@ async def send(
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     return read(answer, numbers)
+
+
+def read_balance(answer: HttpAnswer) -> Balance:
+    """The balance in a ``/my/balance`` answer; raises :class:`DeliveryError` when
+    SMS.ru refused the request (a wrong ``api_id`` is its code 200, as for a send)."""
+    if answer.status != 200:
+        generic = classify_status(
+            answer.status,
+            body=answer.text,
+            retry_after=parse_retry_after(answer.headers.get("Retry-After")),
+            what=WHAT,
+        )
+        if generic is not None:
+            raise generic
+    data = answer.json()
+    if not isinstance(data, dict) or "status" not in data:
+        excerpt = snippet(answer.text) or "an empty body"
+        raise DeliveryError(
+            _CONFIG,
+            f"{WHAT} answered HTTP {answer.status} with {excerpt!r} instead of its JSON; "
+            "check apiBaseUrl",
+            status=answer.status,
+        )
+    if data.get("status") != "OK":
+        code = _int(data.get("status_code"))
+        known = CODES.get(code)
+        if known is not None and "{number}" not in known[1]:
+            raise classify_code(code, data.get("status_text"), "", 200)
+        said = provider_said(data.get("status_text"), code)
+        raise DeliveryError(_REJECTED, f"{WHAT} refused the balance request{said}", status=200)
+    return Balance(f"the {WHAT} account", money(data.get("balance")))
+
+
+async def balance(outbound: Outbound, config: SmsConfig) -> Balance:
+    """The account's balance: one ``/my/balance`` POST with the ``api_id``, sending
+    nothing."""
+    assert config.api_id is not None  # SmsConfig requires it for SMSRU
+    base = (config.api_base_url or DEFAULT_BASE).rstrip("/")
+    form = {"api_id": config.api_id.get_secret_value(), "json": "1"}
+    answer = await outbound.request(
+        "POST",
+        f"{base}/my/balance",
+        what=WHAT,
+        timeout_s=config.timeout,
+        data=urlencode(form).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    return read_balance(answer)

@@ -1,6 +1,9 @@
 """Twilio Programmable Messaging: one ``Messages.json`` request per number (CONTRACTS.md
 section 7), form-encoded, with HTTP Basic authentication.
 
+The scheduled check fetches the account (``/Accounts/{sid}.json``: its ``status`` and
+``type``) and its balance (``/Accounts/{sid}/Balance.json``), sending nothing.
+
 Twilio advises against logic built on its error codes (it split several of them in
 2024), so the HTTP status decides first and the codes only name the well-known cases.
 """
@@ -15,7 +18,15 @@ from nabat.channels.contract import DeliveryError, FailureClass
 from nabat.channels.http_status import classify_status, parse_retry_after
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.redact import scrubbed
-from nabat.channels.sms_result import OUR_BUG, Outcomes, Sent, one_by_one, provider_said
+from nabat.channels.sms_result import (
+    OUR_BUG,
+    Balance,
+    Outcomes,
+    Sent,
+    money,
+    one_by_one,
+    provider_said,
+)
 
 if TYPE_CHECKING:
     from nabat.channels.sms import SmsConfig
@@ -158,3 +169,65 @@ async def send(
 def _sid(data: Any) -> str | None:
     sid = data.get("sid") if isinstance(data, dict) else None
     return sid if isinstance(sid, str) and sid else None
+
+
+def read_account(answer: HttpAnswer) -> str | None:
+    """What the account resource says worth noting (a trial account); raises
+    :class:`DeliveryError` when the account cannot send: refused credentials, or an
+    account that is suspended or closed."""
+    if not 200 <= answer.status < 300:
+        raise classify_answer(answer, "")
+    data = answer.json()
+    data = data if isinstance(data, dict) else {}
+    status = data.get("status")
+    if status == "suspended":
+        raise DeliveryError(_INACTIVE[0], f"{_INACTIVE[1]} (its status is suspended)")
+    if status == "closed":
+        raise DeliveryError(
+            _CONFIG,
+            "the Twilio account is closed; use another account's accountSid and authToken",
+        )
+    if data.get("type") == "Trial":
+        return "a trial account: it sends only to verified numbers"
+    return None
+
+
+def read_balance(answer: HttpAnswer, note: str | None) -> Balance:
+    """The balance resource's amount and currency. A subaccount shows none (its parent's
+    balance pays), nor does an answer without one."""
+    account = f"the {WHAT} account"
+    if answer.status == 404:
+        return Balance(account, None, note=note)
+    if not 200 <= answer.status < 300:
+        raise classify_answer(answer, "")
+    data = answer.json()
+    data = data if isinstance(data, dict) else {}
+    currency = data.get("currency")
+    return Balance(
+        account,
+        money(data.get("balance")),
+        currency if isinstance(currency, str) and currency else None,
+        note=note,
+    )
+
+
+async def balance(outbound: Outbound, config: SmsConfig) -> Balance:
+    """The account's state and balance: two GETs with the account's credentials."""
+    # SmsConfig requires both for TWILIO.
+    assert config.account_sid is not None
+    assert config.auth_token is not None
+    authorization = basic_auth(config.account_sid, config.auth_token.get_secret_value())
+    base = (config.api_base_url or DEFAULT_BASE).rstrip("/")
+    account_url = f"{base}/2010-04-01/Accounts/{quote(config.account_sid)}"
+    headers = {"Authorization": authorization, "Accept": "application/json"}
+
+    async def get(url: str) -> HttpAnswer:
+        return await outbound.request(
+            "GET", url, what=WHAT, timeout_s=config.timeout, headers=headers
+        )
+
+    try:
+        note = read_account(await get(f"{account_url}.json"))
+        return read_balance(await get(f"{account_url}/Balance.json"), note)
+    except DeliveryError as exc:
+        raise scrubbed(exc, authorization, authorization.removeprefix("Basic ")) from None

@@ -2,7 +2,9 @@
 its result raises ``channel.failing`` or ``channel.recovered`` like real deliveries do.
 
 A type whose provider can be asked without sending a message (its descriptor's
-``probe``: Telegram's ``getMe``, an SMTP login) is checked that way; any other type gets
+``probe``: Telegram's ``getMe``, an SMTP login, an SMS provider's balance, a Microsoft
+token) is checked that way, with the configuration a send would have (a mail type's
+sender completed from the project's mail settings); any other type gets
 a test message to its own destination, through the same test-send path as the Test
 button (so it is recorded as a test delivery). Every process that delivers runs the
 sweep (the scheduler's ``channel-checks`` job); a check is claimed by moving the
@@ -29,6 +31,7 @@ from nabat.db.gate import WriteGate
 from nabat.delivery.circuit import CircuitPolicy
 from nabat.delivery.health import ChannelRun, update_health
 from nabat.delivery.queue import enqueue
+from nabat.delivery.render import Wording, mail_config, project_wording
 from nabat.models.channel import Channel
 from nabat.models.delivery import ChannelHealth
 from nabat.scheduler import Firing
@@ -143,17 +146,19 @@ class ChannelChecks:
             kind = channel_type(view.row.type)
             assert kind is not None, view.row.type
             if kind.probe is not None:
+                wording = (await project_wording(session, [due.project_id]))[due.project_id]
                 await session.rollback()
-                result = await self._probe(kind, view)
+                result = await self._probe(kind, view, wording)
             else:
                 result = await self._test_message(session, view)
             await self._record(session, due, result)
         return result
 
-    async def _probe(self, kind: ChannelType[Any], view: ChannelView) -> Checked:
+    async def _probe(self, kind: ChannelType[Any], view: ChannelView, wording: Wording) -> Checked:
         assert kind.probe is not None
         try:
-            receipt: Receipt = await kind.probe(self._parts).check(view.config)
+            config = mail_config(kind, view.config, wording)
+            receipt: Receipt = await kind.probe(self._parts).check(config)
         except DeliveryError as exc:
             return Checked(False, exc.reason, exc.failure_class)
         except Exception as exc:

@@ -6,6 +6,15 @@ answers with the provider's own bodies (CONTRACTS.md section 7): Twilio's error 
 ``status_code`` for the request and for each number, SMSC.ru's ``fmt=3`` JSON
 (``{"id", "cnt"}`` or ``{"error", "error_code"}``). The helpers build the error bodies
 the tests script.
+
+The account calls the scheduled check makes are there too, with the providers' bodies:
+Twilio's account resource (``GET /2010-04-01/Accounts/{sid}.json``: ``status`` active,
+suspended or closed, ``type`` Full or Trial) and balance resource (``…/Balance.json``:
+``{"account_sid", "balance", "currency"}``, the balance a string), SMS.ru's
+``/my/balance`` (``{"status": "OK", "status_code": 100, "balance": 4122.56}``, or its
+error codes), SMSC.ru's ``/sys/balance.php`` with ``fmt=3`` (``{"balance": "…",
+"currency": "…"}``, ``credit`` when the account has a credit limit, or
+``{"error", "error_code"}``).
 """
 
 from __future__ import annotations
@@ -39,6 +48,7 @@ SECRETS = (TWILIO_AUTH_TOKEN, TWILIO_BASIC, SMSRU_API_ID, SMSC_PASSWORD, GATEWAY
 
 _E164 = re.compile(r"^\+[1-9]\d{1,14}$")
 _TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)/Messages\.json$")
+_TWILIO_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+?)(?P<balance>/Balance)?\.json$")
 
 
 def form_of(request: Recorded) -> dict[str, str]:
@@ -81,22 +91,31 @@ def smsc_error(code: int, text: str, **extra: Any) -> Reply:
 
 class TwilioFake(FakeProvider):
     """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``; ``opted_out`` numbers
-    answer 21610, as after the person replied STOP."""
+    answer 21610, as after the person replied STOP. ``GET`` of the account and of its
+    balance answer with ``status``, ``kind`` (Twilio's ``type``), ``balance`` and
+    ``currency``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[dict[str, str]] = []
         self.opted_out: set[str] = set()
+        self.status = "active"
+        self.kind = "Full"
+        self.balance = "12.34"
+        self.currency = "USD"
         self._ids = itertools.count(1)
 
     async def answer(self, request: Recorded) -> Reply:
         """Twilio's answer to ``request``."""
+        account = _TWILIO_ACCOUNT.match(request.path)
+        if account is not None and request.method == "GET":
+            if not self._authorized(request, account["sid"]):
+                return twilio_error(401, 20003, "Authenticate")
+            return self._balance() if account["balance"] else self._account()
         route = _TWILIO_PATH.match(request.path)
         if route is None or request.method != "POST":
             return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-        if request.headers.get("authorization") != f"Basic {TWILIO_BASIC}" or (
-            route["sid"] != TWILIO_ACCOUNT_SID
-        ):
+        if not self._authorized(request, route["sid"]):
             return twilio_error(401, 20003, "Authenticate")
         form = form_of(request)
         to = form.get("To", "")
@@ -134,25 +153,59 @@ class TwilioFake(FakeProvider):
             },
         )
 
+    def _authorized(self, request: Recorded, sid: str) -> bool:
+        return (
+            request.headers.get("authorization") == f"Basic {TWILIO_BASIC}"
+            and sid == TWILIO_ACCOUNT_SID
+        )
+
+    def _account(self) -> Reply:
+        uri = f"/2010-04-01/Accounts/{TWILIO_ACCOUNT_SID}"
+        return Reply.json(
+            200,
+            {
+                "auth_token": TWILIO_AUTH_TOKEN,
+                "date_created": "Mon, 05 Jan 2026 09:00:00 +0000",
+                "date_updated": "Mon, 05 Jan 2026 09:00:00 +0000",
+                "friendly_name": "Nabat alerts",
+                "owner_account_sid": TWILIO_ACCOUNT_SID,
+                "sid": TWILIO_ACCOUNT_SID,
+                "status": self.status,
+                "subresource_uris": {"balance": f"{uri}/Balance.json"},
+                "type": self.kind,
+                "uri": f"{uri}.json",
+            },
+        )
+
+    def _balance(self) -> Reply:
+        return Reply.json(
+            200,
+            {"account_sid": TWILIO_ACCOUNT_SID, "balance": self.balance, "currency": self.currency},
+        )
+
 
 class SmsRuFake(FakeProvider):
-    """``POST /sms/send`` with ``json=1``; numbers in ``refused`` get their error code."""
+    """``POST /sms/send`` with ``json=1``; numbers in ``refused`` get their error code.
+    ``/my/balance`` answers ``balance``."""
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[dict[str, str]] = []
         self.refused: dict[str, tuple[int, str]] = {}
+        self.balance: float = 4122.56
         self._ids = itertools.count(10000001)
 
     async def answer(self, request: Recorded) -> Reply:
         """SMS.ru's answer to ``request``."""
-        if request.path != "/sms/send":
+        if request.path not in ("/sms/send", "/my/balance"):
             return smsru_error(211, "Метод не найден")
         if request.method != "POST":
             return smsru_error(210, "Используется GET, где необходимо использовать POST")
         form = form_of(request)
         if form.get("api_id") != SMSRU_API_ID:
             return smsru_error(200, "Неправильный api_id")
+        if request.path == "/my/balance":
+            return Reply.json(200, {"status": "OK", "status_code": 100, "balance": self.balance})
         if not form.get("msg"):
             return smsru_error(203, "Нет текста сообщения")
         numbers = [number for number in form.get("to", "").split(",") if number]
@@ -167,15 +220,19 @@ class SmsRuFake(FakeProvider):
             else:
                 sms_id = f"000000-{next(self._ids)}"
                 sms[number] = {"status": "OK", "status_code": 100, "sms_id": sms_id}
-        return Reply.json(200, {"status": "OK", "status_code": 100, "sms": sms, "balance": 4122.56})
+        document = {"status": "OK", "status_code": 100, "sms": sms, "balance": self.balance}
+        return Reply.json(200, document)
 
 
 class SmscFake(FakeProvider):
-    """``/sys/send.php``; answers JSON with ``fmt=3``, SMSC.ru's text lines otherwise."""
+    """``/sys/send.php``; answers JSON with ``fmt=3``, SMSC.ru's text lines otherwise.
+    ``/sys/balance.php`` answers ``balance`` (and ``credit`` when set), in RUR."""
 
     def __init__(self) -> None:
         super().__init__()
         self.messages: list[dict[str, str]] = []
+        self.balance = "1234.50"
+        self.credit: str | None = None
         self._ids = itertools.count(101)
 
     async def answer(self, request: Recorded) -> Reply:
@@ -188,10 +245,12 @@ class SmscFake(FakeProvider):
                 return smsc_error(code, text)
             return Reply(200, f"ERROR = {code} ({text})")
 
-        if request.path != "/sys/send.php":
+        if request.path not in ("/sys/send.php", "/sys/balance.php"):
             return Reply(404, "<html><body>404 Not Found</body></html>", content_type="text/html")
         if form.get("login") != SMSC_LOGIN or form.get("psw") != SMSC_PASSWORD:
             return error(2, "authorise error")
+        if request.path == "/sys/balance.php":
+            return self._balance(form, as_json)
         phones = form.get("phones", "")
         if not re.fullmatch(r"\d{10,15}", phones):
             return error(7, "invalid phone")
@@ -202,6 +261,16 @@ class SmscFake(FakeProvider):
         if as_json:
             return Reply.json(200, {"id": message_id, "cnt": 1})
         return Reply(200, f"OK - 1 SMS, ID - {message_id}")
+
+    def _balance(self, form: dict[str, str], as_json: bool) -> Reply:
+        if not as_json:
+            return Reply(200, self.balance)
+        document: dict[str, str] = {"balance": self.balance}
+        if self.credit is not None:
+            document["credit"] = self.credit
+        if form.get("cur") == "1":
+            document["currency"] = "RUR"
+        return Reply.json(200, document)
 
 
 class GatewayFake(FakeProvider):
