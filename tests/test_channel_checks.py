@@ -1,7 +1,7 @@
-"""Scheduled channel checks against local fakes: Telegram's getMe and an SMS provider's
-balance (no message sent), a test message for a webhook, one failing and one recovered
-notice per incident, one check per due channel however many processes look, and the
-interval's rules."""
+"""Scheduled channel checks against local fakes: Telegram's getMe, an SMS provider's
+balance and a Microsoft token for the sender a send would have (no message sent), a test
+message for a webhook, one failing and one recovered notice per incident, one check per
+due channel however many processes look, and the interval's rules."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from nabat.models.channel import Channel
 from nabat.services.channel_checks import ChannelChecks
 from nabat.services.check_interval import check_interval
 from nabat.state import AppState
+from tests.fakes.exchange import CLIENT_ID, CLIENT_SECRET, MAILBOX, TENANT, ExchangeFake
 from tests.fakes.sms import running_sms_fakes
 from tests.fakes.telegram import TOKEN, TelegramFake
 from tests.fakes.webhook import Scripted, WebhookReceiver
@@ -304,3 +305,42 @@ async def test_an_sms_check_asks_the_balance_and_sends_no_sms(
         assert "has no money left (balance 0.0)" in status["lastCheckError"]
         assert [r.path for r in fakes.smsru.requests] == ["/my/balance", "/my/balance"]
         assert fakes.smsru.messages == []
+
+
+async def test_a_mail_check_sees_the_sender_a_send_would_have(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    admin_headers: dict[str, str],
+) -> None:
+    async with ExchangeFake() as exchange:
+        configuration = {
+            "tenantId": TENANT,
+            "clientId": CLIENT_ID,
+            "clientSecret": CLIENT_SECRET,
+            "authorityHost": exchange.base_url,
+            "graphBaseUrl": exchange.base_url,
+        }
+        graph = await _create(
+            client,
+            admin_headers,
+            name="exchange online",
+            type="GRAPH_MAIL",
+            configuration=configuration,
+            checkIntervalSeconds=600,
+        )
+        checks = _checks(app)
+        # Neither the channel nor the project names a sender: no send could go out.
+        await checks.sweep()
+        status = await _status(client, admin_headers, graph)
+        assert status["lastCheckOk"] is False
+        assert "no sender address" in status["lastCheckError"]
+        assert exchange.requests == []
+        mail = {"fromAddress": MAILBOX, "fromName": "Nabat", "replyTo": MAILBOX}
+        changed = await client.put("/api/v1/settings/mail", json=mail, headers=admin_headers)
+        assert changed.status_code == 200, changed.text
+        await _due_now(app, graph)
+        await checks.sweep()
+        status = await _status(client, admin_headers, graph)
+        assert status["lastCheckOk"] is True, status["lastCheckError"]
+        assert [r.path for r in exchange.requests] == [f"/{TENANT}/oauth2/v2.0/token"]
+        assert exchange.graph_sent == []

@@ -161,4 +161,5 @@ EWS = ChannelType(
     address_kind="EMAIL",
     addressed=_addressed,
     with_project=with_project,
+    probe=_sender,
 )

@@ -1,5 +1,6 @@
 """The synchronous half of EWS delivery: one ``CreateItem`` (``SendOnly``) through
-exchangelib, on a worker thread (CONTRACTS.md section 6).
+exchangelib, on a worker thread (CONTRACTS.md section 6); and the scheduled check, one
+request that sends nothing (:func:`check_mailbox`).
 
 This module imports exchangelib (over a second of imports), so the EWS sender imports it
 only when it first sends. exchangelib is set up to fail fast: its retry policy is
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 
 from exchangelib import (
     BASIC,
@@ -31,10 +33,11 @@ from exchangelib import (
     OAuth2AuthorizationCodeCredentials,
     Version,
 )
+from exchangelib.errors import ErrorNameResolutionNoResults
 from exchangelib.protocol import BaseProtocol, Protocol
 from exchangelib.version import EXCHANGE_2013
 
-from nabat.channels.ews_mail import GUARD, EwsMail, Expired, Guard
+from nabat.channels.ews_mail import GUARD, EwsLogin, EwsMail, Expired, Guard
 from nabat.channels.ews_transport import GuardedAdapter
 
 # Exchange 2013 and later (2016, 2019, Subscription Edition, Exchange Online) all take
@@ -53,6 +56,32 @@ def send_mail(mail: EwsMail, guard: Guard, deadline: float) -> None:
     Raises :class:`Expired` without sending when the monotonic clock is past
     ``deadline`` already (the caller gave up waiting).
     """
+    with _connected(mail.login, guard, deadline) as config:
+        _message(_account(mail.login, config), mail).send(save_copy=False)
+
+
+def check_mailbox(login: EwsLogin, guard: Guard, deadline: float) -> str:
+    """Ask Exchange, as ``login``, one thing that sends nothing, and say what answered:
+    with a token, the mailbox's root folder (``GetFolder``, by impersonation, as sends
+    act); with a login, the mailbox's address (``ResolveNames``: a login that may only
+    send as the mailbox has no folder of it to open). Raises exchangelib's exception
+    when Exchange refuses, and :class:`Expired` as :func:`send_mail` does."""
+    with _connected(login, guard, deadline) as config:
+        if login.auth == "oauth2":
+            _ = _account(login, config).root
+            return f"opened the mailbox {login.mailbox} by impersonation (GetFolder)"
+        found = Protocol(config=config).resolve_names([login.mailbox])
+        first = found[0] if found else ErrorNameResolutionNoResults("No results were found.")
+        if isinstance(first, Exception):
+            raise first
+        address = getattr(first, "email_address", None) or login.mailbox
+        return f"took the login and knows the mailbox {address} (ResolveNames)"
+
+
+@contextmanager
+def _connected(login: EwsLogin, guard: Guard, deadline: float) -> Iterator[Configuration]:
+    """exchangelib's configuration for ``login``, its connections guarded while the
+    block runs (and, for a token, its connection pool dropped afterwards)."""
     if time.monotonic() > deadline:
         raise Expired
     # Every Protocol exchangelib makes (and nothing else uses exchangelib here) opens its
@@ -64,31 +93,34 @@ def send_mail(mail: EwsMail, guard: Guard, deadline: float) -> None:
             library.setLevel(logging.INFO)
     token = GUARD.set(guard)
     try:
-        config = _configuration(mail)
+        config = _configuration(login)
         try:
-            account = Account(
-                primary_smtp_address=mail.mailbox,
-                config=config,
-                autodiscover=False,
-                # An app-only token acts for a mailbox by impersonation; a login sends
-                # from its own mailbox or one it has delegate rights to.
-                access_type=IMPERSONATION if mail.auth == "oauth2" else DELEGATE,
-                default_timezone=UTC,
-            )
-            _message(account, mail).send(save_copy=False)
+            yield config
         finally:
-            if mail.auth == "oauth2":
+            if login.auth == "oauth2":
                 _forget(config)
     finally:
         GUARD.reset(token)
 
 
-def _configuration(mail: EwsMail) -> Configuration:
-    if mail.auth == "oauth2":
+def _account(login: EwsLogin, config: Configuration) -> Account:
+    return Account(
+        primary_smtp_address=login.mailbox,
+        config=config,
+        autodiscover=False,
+        # An app-only token acts for a mailbox by impersonation; a login sends from its
+        # own mailbox or one it has delegate rights to.
+        access_type=IMPERSONATION if login.auth == "oauth2" else DELEGATE,
+        default_timezone=UTC,
+    )
+
+
+def _configuration(login: EwsLogin) -> Configuration:
+    if login.auth == "oauth2":
         # A ready token, no client id or secret: exchangelib never fetches or refreshes
         # tokens itself (its token requests would bypass Nabat's token cache and guard).
         credentials = OAuth2AuthorizationCodeCredentials(
-            access_token={"access_token": mail.token, "token_type": "Bearer"}
+            access_token={"access_token": login.token, "token_type": "Bearer"}
         )
         # Made on first use, the OAuth client joins the credentials' hash then, after
         # exchangelib has filed its connection pool under the earlier hash; made now, the
@@ -96,10 +128,10 @@ def _configuration(mail: EwsMail) -> Configuration:
         _ = credentials.client
         auth_type = None
     else:
-        credentials = Credentials(mail.username, mail.password)
-        auth_type = NTLM if mail.auth == "ntlm" else BASIC
+        credentials = Credentials(login.username, login.password)
+        auth_type = NTLM if login.auth == "ntlm" else BASIC
     return Configuration(
-        service_endpoint=mail.endpoint,
+        service_endpoint=login.endpoint,
         credentials=credentials,
         auth_type=auth_type,
         version=SERVER_VERSION,

@@ -1,7 +1,7 @@
-"""What one EWS send hands to its worker thread, as plain data: the message with how to
-reach its mailbox (:class:`EwsMail`), and what the thread's connections may reach
-(:class:`Guard`). Kept apart from the modules that import exchangelib and requests, so
-that naming these costs no imports."""
+"""What one EWS send or check hands to its worker thread, as plain data: the message with
+how to reach its mailbox (:class:`EwsMail`, :class:`EwsLogin`), and what the thread's
+connections may reach (:class:`Guard`). Kept apart from the modules that import
+exchangelib and requests, so that naming these costs no imports."""
 
 from __future__ import annotations
 
@@ -31,6 +31,19 @@ GUARD: ContextVar[Guard | None] = ContextVar("nabat_ews_guard", default=None)
 
 
 @dataclass(frozen=True)
+class EwsLogin:
+    """How to reach a mailbox: the EWS URL, the way to log in and its credentials (a
+    user name and password, or a ready token)."""
+
+    endpoint: str
+    auth: AuthType
+    mailbox: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
 class EwsMail:
     """One message and how to reach the mailbox that sends it."""
 
@@ -48,3 +61,15 @@ class EwsMail:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
+
+    @property
+    def login(self) -> EwsLogin:
+        """How to reach the mailbox that sends the message."""
+        return EwsLogin(
+            endpoint=self.endpoint,
+            auth=self.auth,
+            mailbox=self.mailbox,
+            username=self.username,
+            password=self.password,
+            token=self.token,
+        )

@@ -10,6 +10,10 @@ endpoint, cache and guard as GRAPH_MAIL) and exchangelib is handed the token alo
 
 exchangelib's exceptions are named after EWS's response codes (``ErrorServerBusy``,
 ``ErrorInvalidRecipients``…), so the table below is keyed by those names.
+
+The scheduled check (:meth:`EwsSender.check`) makes one request that sends nothing, on
+the same threads and guard: a token just issued and the mailbox opened by impersonation,
+or the login's ``ResolveNames`` of the mailbox's address.
 """
 
 from __future__ import annotations
@@ -18,15 +22,17 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 from nabat.channels.contract import DeliveryError, FailureClass, OutgoingMessage, Receipt
 from nabat.channels.email_message import NAME_LIMIT, clean_header_text, message_id, subject_line
 from nabat.channels.ews_autodiscover import AutodiscoverUrls, autodiscover_urls, discover
-from nabat.channels.ews_mail import EwsMail, Expired, Guard
+from nabat.channels.ews_mail import EwsLogin, EwsMail, Expired, Guard
 from nabat.channels.mail_sender import recipients, sender_address
 from nabat.channels.ms_oauth import EWS_SCOPE, AppCredentials, TokenClient, TokenRejected
 from nabat.channels.outbound import Outbound
@@ -38,6 +44,8 @@ if TYPE_CHECKING:
     from nabat.channels.ews import EwsConfig
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 WHAT = "the Exchange server"
 THREADS = 8
@@ -83,6 +91,11 @@ ERRORS: dict[str, tuple[FailureClass, str]] = {
         FailureClass.CONFIG,
         "Exchange knows no such mailbox; check mailbox (or fromEmail, which names the "
         "sending mailbox when mailbox is not set)",
+    ),
+    "ErrorNameResolutionNoResults": (
+        FailureClass.CONFIG,
+        "Exchange knows no mailbox with this address; check mailbox (or fromEmail, which "
+        "names the sending mailbox when mailbox is not set)",
     ),
     "ErrorMissingEmailAddress": (
         FailureClass.CONFIG,
@@ -196,14 +209,7 @@ class EwsSender:
         sender = sender_address(config)
         to = recipients(message, [str(address) for address in config.to])
         mailbox = str(config.mailbox or sender)
-        endpoint = config.endpoint or await self._discover(mailbox, config.timeout)
-        try:
-            # A literal address or a wrong scheme is refused here; names are checked on
-            # the addresses they resolve to, as each connection is opened.
-            self._outbound.policy.check_url(endpoint)
-        except BlockedDestination as exc:
-            raise DeliveryError(FailureClass.CONFIG, f"EWS URL refused: {exc.reason}") from None
-        self._warn_if_online(endpoint)
+        endpoint = await self._endpoint(config, mailbox)
         mail = EwsMail(
             endpoint=endpoint,
             auth="oauth2" if config.oauth2 else config.auth_type,
@@ -231,17 +237,79 @@ class EwsSender:
             detail=f"accepted by Exchange (EWS) for {len(to)} recipient(s) from {mailbox}",
         )
 
+    async def check(self, config: EwsConfig) -> Receipt:
+        """One EWS request that sends nothing, as a send would log in (with OAuth2, a
+        token just issued, not a cached one). Returns a :class:`Receipt` saying what
+        answered; raises :class:`DeliveryError` classified as a send's failure would be,
+        never holding the password, the client secret or a token."""
+        secrets = [
+            secret.get_secret_value()
+            for secret in (config.password, config.client_secret)
+            if secret is not None
+        ]
+        try:
+            return await self._check(config)
+        except DeliveryError as exc:
+            raise scrubbed(exc, *secrets) from None
+
+    async def _check(self, config: EwsConfig) -> Receipt:
+        mailbox = str(config.mailbox or sender_address(config))
+        login = EwsLogin(
+            endpoint=await self._endpoint(config, mailbox),
+            auth="oauth2" if config.oauth2 else config.auth_type,
+            mailbox=mailbox,
+            username=config.username,
+            password=config.password.get_secret_value() if config.password else None,
+        )
+        if config.oauth2:
+            login = replace(login, token=await self._tokens.new_token(_app(config)))
+        try:
+            answered = await self._on_thread(
+                partial(_check_in_thread, login), login, config, failed="refused the check"
+            )
+        except TokenRejected as rejected:
+            # The token was just issued: another one would be refused the same way.
+            raise rejected.error from None
+        host = urlsplit(login.endpoint).hostname or "?"
+        return Receipt(status=200, detail=f"{WHAT} at {host} {answered}; nothing was sent")
+
+    async def _endpoint(self, config: EwsConfig, mailbox: str) -> str:
+        """The EWS URL (configured, or found by Autodiscover), checked by the policy."""
+        endpoint = config.endpoint or await self._discover(mailbox, config.timeout)
+        try:
+            # A literal address or a wrong scheme is refused here; names are checked on
+            # the addresses they resolve to, as each connection is opened.
+            self._outbound.policy.check_url(endpoint)
+        except BlockedDestination as exc:
+            raise DeliveryError(FailureClass.CONFIG, f"EWS URL refused: {exc.reason}") from None
+        self._warn_if_online(endpoint)
+        return endpoint
+
     async def _run(self, mail: EwsMail, config: EwsConfig) -> None:
         """``mail`` sent on a worker thread within the budget, or its failure classified."""
-        host = urlsplit(mail.endpoint).hostname or "?"
+        await self._on_thread(
+            partial(_send_in_thread, mail), mail.login, config, failed="did not send the message"
+        )
+
+    async def _on_thread(
+        self,
+        work: Callable[[Guard, float], T],
+        login: EwsLogin,
+        config: EwsConfig,
+        *,
+        failed: str,
+    ) -> T:
+        """``work`` done on a worker thread within the budget, or its failure classified
+        (``failed`` says what Exchange did not do, for a response code's reason)."""
+        host = urlsplit(login.endpoint).hostname or "?"
         # One request, and once more if the server asks for another schema version.
         budget = 2 * config.timeout + 1.0
         deadline = time.monotonic() + budget
         guard = Guard(self._outbound.policy, config.timeout)
         loop = asyncio.get_running_loop()
-        work = loop.run_in_executor(self._executor(), _send_in_thread, mail, guard, deadline)
+        running = loop.run_in_executor(self._executor(), work, guard, deadline)
         try:
-            await asyncio.wait_for(work, budget)
+            return await asyncio.wait_for(running, budget)
         except TimeoutError:
             raise DeliveryError(
                 FailureClass.TIMEOUT, f"{WHAT} at {host} did not answer within {budget:g} s"
@@ -252,8 +320,8 @@ class EwsSender:
                 f"every connection to Exchange was busy for {budget:g} s; will retry",
             ) from None
         except Exception as exc:  # exchangelib's exceptions, of many kinds: all classified
-            error = classify_ews(exc, host, oauth2=mail.auth == "oauth2")
-            if mail.auth == "oauth2" and error.status == 401:
+            error = classify_ews(exc, host, oauth2=login.auth == "oauth2", failed=failed)
+            if login.auth == "oauth2" and error.status == 401:
                 raise TokenRejected(error) from None
             raise error from None
 
@@ -306,6 +374,13 @@ def _send_in_thread(mail: EwsMail, guard: Guard, deadline: float) -> None:
     send_mail(mail, guard, deadline)
 
 
+def _check_in_thread(login: EwsLogin, guard: Guard, deadline: float) -> str:
+    # Imported here for the reason _send_in_thread gives.
+    from nabat.channels.ews_client import check_mailbox
+
+    return check_mailbox(login, guard, deadline)
+
+
 def _names(exc: BaseException) -> list[str]:
     return [kind.__name__ for kind in type(exc).__mro__]
 
@@ -319,14 +394,17 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return found
 
 
-def classify_ews(exc: BaseException, host: str, *, oauth2: bool) -> DeliveryError:
-    """The classified failure of one exchangelib send to ``host``."""
+def classify_ews(
+    exc: BaseException, host: str, *, oauth2: bool, failed: str = "did not send the message"
+) -> DeliveryError:
+    """The classified failure of one exchangelib request to ``host`` (``failed`` says what
+    Exchange did not do, in a response code's reason)."""
     names = _names(exc)
     context = exc.__context__
     if names[0] == "ErrorServerBusy" and str(exc).startswith("Reraised from") and context:
         # exchangelib's fail-fast path turns a passing server error (a 503, a connection
         # lost) into "server busy"; the error underneath says what happened.
-        return classify_ews(context, host, oauth2=oauth2)
+        return classify_ews(context, host, oauth2=oauth2, failed=failed)
     said = _server_text(exc)
     if "UnauthorizedError" in names:
         hint = _APP if oauth2 else _LOGIN
@@ -343,7 +421,7 @@ def classify_ews(exc: BaseException, host: str, *, oauth2: bool) -> DeliveryErro
                 sentence += wait
             return DeliveryError(
                 failure,
-                f"{WHAT} at {host} did not send the message ({name}): {sentence}{said}",
+                f"{WHAT} at {host} {failed} ({name}): {sentence}{said}",
                 retry_after=float(retry_after) if retry_after else None,
             )
     return _transport_failure(exc, names, host)

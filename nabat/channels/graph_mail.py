@@ -75,4 +75,5 @@ GRAPH_MAIL = ChannelType(
     limits=_limits,
     addressed=_addressed,
     with_project=with_project,
+    probe=_sender,
 )

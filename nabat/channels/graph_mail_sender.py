@@ -4,6 +4,11 @@ section 6), with a client-credentials token from :mod:`nabat.channels.ms_oauth`.
 Graph answers 202 with an empty body when it has taken the message; Exchange Online
 delivers it afterwards. A 401 gets one fresh token; Graph's error ``code`` decides the
 class first, the status second (unknown or unreadable answers fall back to the status).
+
+The scheduled check is a token just issued for the app registration, its ``Mail.Send``
+role read where the token can be read: with ``Mail.Send`` alone the app may send and
+nothing else (not even read the mailbox), so no Graph request could check more without
+sending.
 """
 
 from __future__ import annotations
@@ -20,7 +25,14 @@ from nabat.channels.email_message import (
 )
 from nabat.channels.http_status import classify_status, parse_retry_after, snippet
 from nabat.channels.mail_sender import recipients, sender_address
-from nabat.channels.ms_oauth import GRAPH_SCOPE, AppCredentials, TokenClient, TokenRejected
+from nabat.channels.ms_oauth import (
+    GRAPH_SCOPE,
+    AppCredentials,
+    TokenClient,
+    TokenRejected,
+    token_roles,
+)
+from nabat.channels.ms_oauth import WHAT as SIGN_IN
 from nabat.channels.outbound import HttpAnswer, Outbound
 from nabat.channels.redact import scrubbed
 from nabat.clock import Clock
@@ -38,6 +50,8 @@ _PERMISSION = (
     "with admin consent, and a tenant application access policy, if there is one, must "
     "include the mailbox"
 )
+MAIL_SEND = "Mail.Send"
+"""The application permission ``sendMail`` needs."""
 _MAILBOX = "; check mailbox (or fromEmail, which names the sending mailbox when mailbox is not set)"
 _OUR_BUG = "; this is a bug in Nabat's message builder, please report it"
 
@@ -152,6 +166,35 @@ class GraphMailSender:
         except DeliveryError as exc:
             raise scrubbed(exc, secret) from None
 
+    async def check(self, config: GraphMailConfig) -> Receipt:
+        """A token just issued for the app registration (not a cached one: the secret
+        must work now), refused when it can be read and lacks ``Mail.Send``; nothing is
+        sent. Raises :class:`DeliveryError` as the sign-in service's refusals are
+        classified for a send, never holding the client secret or a token."""
+        secret = config.client_secret.get_secret_value()
+        try:
+            token = await self._tokens.new_token(_app(config, secret))
+        except DeliveryError as exc:
+            raise scrubbed(exc, secret) from None
+        roles = token_roles(token)
+        if roles is not None and MAIL_SEND not in roles:
+            granted = ", ".join(sorted(roles)) or "none"
+            raise DeliveryError(
+                FailureClass.AUTH,
+                f"{SIGN_IN} issued a token without the {MAIL_SEND} permission (its "
+                f"application permissions: {granted}), so Graph would refuse every "
+                f"message{_PERMISSION}",
+            )
+        shown = f"with {MAIL_SEND}" if roles is not None else "(its permissions not readable)"
+        mailbox = config.mailbox or config.from_email
+        sends = f"whether {mailbox} may send" if mailbox else "whether the mailbox may send"
+        return Receipt(
+            status=200,
+            detail=f"{SIGN_IN} issued a token for the application {config.client_id} "
+            f"{shown}; {sends} shows at the first message (with {MAIL_SEND} alone, no "
+            "Graph request checks more without sending)",
+        )
+
     async def _send(
         self, config: GraphMailConfig, message: OutgoingMessage, secret: str
     ) -> Receipt:
@@ -160,13 +203,7 @@ class GraphMailSender:
         mailbox = str(config.mailbox or sender)
         document = graph_message(config, message, sender, to)
         url = f"{config.graph_base_url}/v1.0/users/{quote(mailbox, safe='@')}/sendMail"
-        app = AppCredentials(
-            authority_host=config.authority_host,
-            tenant_id=config.tenant_id,
-            client_id=config.client_id,
-            client_secret=secret,
-            scope=GRAPH_SCOPE,
-        )
+        app = _app(config, secret)
 
         async def post(token: str) -> HttpAnswer:
             answer = await self._outbound.request(
@@ -189,6 +226,16 @@ class GraphMailSender:
                 detail=f"accepted by Microsoft Graph for {len(to)} recipient(s) from {mailbox}",
             )
         raise classify_graph(answer)
+
+
+def _app(config: GraphMailConfig, secret: str) -> AppCredentials:
+    return AppCredentials(
+        authority_host=config.authority_host,
+        tenant_id=config.tenant_id,
+        client_id=config.client_id,
+        client_secret=secret,
+        scope=GRAPH_SCOPE,
+    )
 
 
 def graph_error(answer: HttpAnswer) -> tuple[str | None, str]:

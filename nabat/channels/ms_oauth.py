@@ -13,7 +13,10 @@ the app registration) and an unknown tenant (``config``) say what to do.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import ipaddress
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -216,13 +219,23 @@ class TokenClient:
             cached = self._fresh(app.key)
             if cached is not None:
                 return cached
-            try:
-                token, lifetime = await self._request(app)
-            except DeliveryError as exc:
-                raise scrubbed(exc, app.client_secret) from None
-            margin = min(REFRESH_MARGIN_S, lifetime / 10)
-            self._tokens[app.key] = _Cached(token, self._clock.monotonic() + lifetime - margin)
-            return token
+            return await self._renew(app)
+
+    async def new_token(self, app: AppCredentials) -> str:
+        """A token just issued for ``app``, whatever the cache holds (then cached in its
+        place): proof that the secret works now, not when the cached token was issued.
+        Raises as :meth:`token` does."""
+        async with self._locks.setdefault(app.key, asyncio.Lock()):
+            return await self._renew(app)
+
+    async def _renew(self, app: AppCredentials) -> str:
+        try:
+            token, lifetime = await self._request(app)
+        except DeliveryError as exc:
+            raise scrubbed(exc, app.client_secret) from None
+        margin = min(REFRESH_MARGIN_S, lifetime / 10)
+        self._tokens[app.key] = _Cached(token, self._clock.monotonic() + lifetime - margin)
+        return token
 
     def forget(self, app: AppCredentials, token: str) -> None:
         """Drop ``token`` from the cache (an API refused it), unless another send has
@@ -284,6 +297,29 @@ class TokenClient:
                 status=200,
             )
         return token, lifetime
+
+
+def token_roles(token: str) -> frozenset[str] | None:
+    """The application permissions (``roles``) an access token says it carries, or
+    ``None`` when the token cannot be read.
+
+    Microsoft calls access tokens opaque to clients and may change their format, so this
+    is evidence only when it can be read: a readable app-only token without the role is
+    one the API will refuse (no admin consent), an unreadable one proves nothing either way.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    if not isinstance(claims, dict):
+        return None
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list):
+        return None
+    return frozenset(role for role in roles if isinstance(role, str))
 
 
 def _seconds(value: Any) -> float | None:

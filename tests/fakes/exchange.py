@@ -11,6 +11,12 @@
 - ``POST /EWS/Exchange.asmx``: ``CreateItem`` answered as Exchange does: success, 401 for
   bad Basic credentials or a bad Bearer token, ``ErrorInvalidRecipients`` in the response
   message; ``ErrorServerBusy`` with ``BackOffMilliseconds`` and other faults are scripted.
+  The requests that send nothing, for the scheduled check: ``GetFolder`` (the mailbox's
+  ``root`` folder, ``ErrorNonExistentMailbox`` for an impersonated address without a
+  mailbox) and ``ResolveNames`` (the mailbox, or ``ErrorNameResolutionNoResults``).
+- Tokens are JWTs as the identity platform issues them for an application: the ``roles``
+  claim holds ``Mail.Send`` (Graph, unless ``mail_send_role`` is off) or
+  ``full_access_as_app`` (EWS); ``readable_tokens`` off issues opaque ones.
 - ``GET /autodiscover/autodiscover.json/v1.0/{address}?Protocol=EWS``: the EWS URL.
 
 Scripted answers are kept per endpoint (``respond_token``, ``respond_graph``,
@@ -21,6 +27,7 @@ request.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 import uuid
 from collections import deque
@@ -163,6 +170,34 @@ def ews_unauthorized() -> Reply:
     return Reply(401, "", {"WWW-Authenticate": 'Basic realm="mail.contoso.example"'}, "text/html")
 
 
+def ews_response(
+    operation: str,
+    body: str,
+    response_class: str = "Success",
+    code: str = "NoError",
+    text: str = "",
+) -> Reply:
+    """One response message of ``operation`` (``GetFolder``, ``ResolveNames``) holding
+    ``body``, HTTP 200 as Exchange answers success and refusal alike."""
+    message_text = f"<m:MessageText>{text}</m:MessageText>" if text else ""
+    return _xml(
+        200,
+        _envelope(
+            f'<m:{operation}Response xmlns:m="{MESSAGES}" xmlns:t="{TYPES}"><m:ResponseMessages>'
+            f'<m:{operation}ResponseMessage ResponseClass="{response_class}">{message_text}'
+            f"<m:ResponseCode>{code}</m:ResponseCode>{body}"
+            f"</m:{operation}ResponseMessage></m:ResponseMessages></m:{operation}Response>"
+        ),
+    )
+
+
+def _jwt(claims: dict[str, Any]) -> str:
+    def part(document: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+    return f"{part({'typ': 'JWT', 'alg': 'RS256'})}.{part(claims)}.{secrets.token_urlsafe(48)}"
+
+
 @dataclass(frozen=True)
 class EwsMessage:
     """A message EWS was asked to send, as the fake read it from the SOAP request."""
@@ -210,10 +245,12 @@ class ExchangeFake(FakeProvider):
         self.unknown_recipients: set[str] = set()
         self.consented = True
         self.mail_send_role = True
+        self.readable_tokens = True
         self.expires_in = expires_in
         self.tokens: dict[str, _Token] = {}
         self.graph_sent: list[GraphMessage] = []
         self.ews_sent: list[EwsMessage] = []
+        self.ews_operations: list[str] = []
         self._scripts: dict[str, deque[Reply]] = {
             "token": deque(),
             "graph": deque(),
@@ -321,8 +358,7 @@ class ExchangeFake(FakeProvider):
                 f"'{CLIENT_ID}'. Send an interactive authorization request for this user and "
                 "resource.",
             )
-        token = "eyJ0eXAiOiJKV1Qi." + secrets.token_urlsafe(48)
-        self.tokens[token] = _Token(scope)
+        self.tokens[token := self._issue(scope)] = _Token(scope)
         return Reply.json(
             200,
             {
@@ -332,6 +368,22 @@ class ExchangeFake(FakeProvider):
                 "access_token": token,
             },
         )
+
+    def _issue(self, scope: str) -> str:
+        if not self.readable_tokens:
+            return secrets.token_urlsafe(64)
+        claims: dict[str, Any] = {
+            "aud": scope.removesuffix("/.default"),
+            "iss": f"https://sts.windows.net/{TENANT}/",
+            "appid": CLIENT_ID,
+            "tid": TENANT,
+            "uti": secrets.token_urlsafe(16),
+        }
+        if scope == EWS_SCOPE:
+            claims["roles"] = ["full_access_as_app"]
+        elif self.mail_send_role:
+            claims["roles"] = ["Mail.Send"]
+        return _jwt(claims)
 
     def _bearer(self, request: Recorded, scope: str) -> _Token | None:
         kind, _, value = request.headers.get("authorization", "").partition(" ")
@@ -392,10 +444,9 @@ class ExchangeFake(FakeProvider):
             envelope = ET.fromstring(request.body)  # noqa: S314
         except ET.ParseError:
             return ews_fault("ErrorSchemaValidation", "The request failed schema validation.")
-        create = envelope.find("s:Body/m:CreateItem", _NS)
-        item = envelope.find("s:Body/m:CreateItem/m:Items/t:Message", _NS)
-        if create is None or item is None:
-            return ews_fault("ErrorInvalidRequest", "The request is invalid.")
+        body = envelope.find("s:Body", _NS)
+        operation = body[0].tag.rpartition("}")[2] if body is not None and len(body) else ""
+        self.ews_operations.append(operation)
         impersonated = envelope.findtext(
             "s:Header/t:ExchangeImpersonation/t:ConnectingSID/t:PrimarySmtpAddress",
             namespaces=_NS,
@@ -404,6 +455,14 @@ class ExchangeFake(FakeProvider):
             return ews_fault(
                 "ErrorNonExistentMailbox", "The SMTP address has no mailbox associated with it."
             )
+        if operation == "GetFolder":
+            return self._get_folder(envelope)
+        if operation == "ResolveNames":
+            return self._resolve_names(envelope)
+        create = envelope.find("s:Body/m:CreateItem", _NS)
+        item = envelope.find("s:Body/m:CreateItem/m:Items/t:Message", _NS)
+        if create is None or item is None:
+            return ews_fault("ErrorInvalidRequest", "The request is invalid.")
         to = [
             address.text or ""
             for address in item.findall("t:ToRecipients/t:Mailbox/t:EmailAddress", _NS)
@@ -434,6 +493,50 @@ class ExchangeFake(FakeProvider):
             )
         )
         return ews_create_item()
+
+    def _get_folder(self, envelope: ET.Element) -> Reply:
+        folder = envelope.find("s:Body/m:GetFolder/m:FolderIds/t:DistinguishedFolderId", _NS)
+        address = envelope.findtext(
+            "s:Body/m:GetFolder/m:FolderIds/t:DistinguishedFolderId/t:Mailbox/t:EmailAddress",
+            namespaces=_NS,
+        )
+        if folder is None or folder.get("Id") != "root":
+            return ews_fault("ErrorInvalidRequest", "The request is invalid.")
+        if address not in self.mailboxes:
+            return ews_response(
+                "GetFolder",
+                "",
+                "Error",
+                "ErrorNonExistentMailbox",
+                "The SMTP address has no mailbox associated with it.",
+            )
+        return ews_response(
+            "GetFolder",
+            "<m:Folders><t:Folder>"
+            '<t:FolderId Id="AAMkADRoot=" ChangeKey="AQAAABYAAAA="/>'
+            "<t:DisplayName>Root</t:DisplayName>"
+            "<t:TotalCount>0</t:TotalCount><t:ChildFolderCount>12</t:ChildFolderCount>"
+            "<t:UnreadCount>0</t:UnreadCount></t:Folder></m:Folders>",
+        )
+
+    def _resolve_names(self, envelope: ET.Element) -> Reply:
+        entry = envelope.findtext("s:Body/m:ResolveNames/m:UnresolvedEntry", "", _NS)
+        if entry not in self.mailboxes:
+            return ews_response(
+                "ResolveNames",
+                "",
+                "Error",
+                "ErrorNameResolutionNoResults",
+                "No results were found.",
+            )
+        return ews_response(
+            "ResolveNames",
+            '<m:ResolutionSet TotalItemsInView="1" IncludesLastItemInRange="true">'
+            "<t:Resolution><t:Mailbox><t:Name>Alerts</t:Name>"
+            f"<t:EmailAddress>{entry}</t:EmailAddress><t:RoutingType>SMTP</t:RoutingType>"
+            "<t:MailboxType>Mailbox</t:MailboxType></t:Mailbox></t:Resolution>"
+            "</m:ResolutionSet>",
+        )
 
     def _autodiscover(self, request: Recorded) -> Reply:
         address = unquote(request.path.rsplit("/", 1)[-1])
