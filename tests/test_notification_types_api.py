@@ -60,6 +60,7 @@ async def test_every_built_in_type_is_listed_and_enabled_by_default(
         "titles": {"ru": "Сервис недоступен", "en": "Service down"},
         "enabled": True,
         "custom": False,
+        "mandatory": False,
     }
 
 
@@ -166,6 +167,7 @@ async def test_a_custom_type_is_created_listed_after_the_built_ins_and_changed(
         "titles": {"ru": "Бэкап не удался", "en": "Бэкап не удался"},
         "enabled": True,
         "custom": True,
+        "mandatory": False,
     }
     await create(client, admin_headers, {"key": "audit.login-failed", "title": "Login failed"})
     keys = [item["key"] for item in await types_of(client, admin_headers)]
@@ -184,6 +186,7 @@ async def test_a_custom_type_is_created_listed_after_the_built_ins_and_changed(
         "titles": {"ru": "Backup failed", "en": "Backup failed"},
         "enabled": False,
         "custom": True,
+        "mandatory": False,
     }
     assert await type_of(client, admin_headers, "backup.failed") == changed.json()
 

@@ -27,6 +27,7 @@ def _out(view: TypeView) -> NotificationTypeOut:
         titles=view.titles,
         enabled=view.enabled,
         custom=view.custom,
+        mandatory=view.mandatory,
     )
 
 
@@ -64,10 +65,12 @@ async def update_type(
     state: StateDep,
     session: SessionDep,
 ) -> NotificationTypeOut:
-    """Switch a type on or off; a custom type's title and description may change too."""
+    """Switch a type on or off, or make it mandatory (people cannot switch it off for
+    themselves); a custom type's title and description may change too."""
     caller.require(Scope.ROUTING_WRITE)
     changes = TypeChanges(
         enabled=body.enabled,
+        mandatory=body.mandatory,
         title=body.title,
         description=body.description if "description" in body.model_fields_set else UNSET,
     )

@@ -93,6 +93,10 @@ class ChannelType(Generic[C]):
     sender name and Reply-To), raising a ``config`` :class:`DeliveryError` if it cannot.
     ``probe`` builds a :class:`Checker` for types whose provider can be checked without
     sending a message; a scheduled check of any other type sends a test message.
+    ``preference_kind`` names the switch people turn this type's messages to them on or
+    off with (``email`` for every mail type alike); ``None`` for types that post to a
+    fixed place, which no one's preferences reach. ``waits_out_quiet_hours``: a message
+    to a person in their quiet hours waits until they end (the inbox collects instead).
     """
 
     config: type[C]
@@ -107,6 +111,8 @@ class ChannelType(Generic[C]):
     addressed: Callable[[C], bool] = always_addressed
     with_project: Callable[[C, ProjectSender], C] | None = None
     probe: Callable[[SenderParts], Checker[C]] | None = None
+    preference_kind: str | None = None
+    waits_out_quiet_hours: bool = True
 
     @property
     def name(self) -> str:

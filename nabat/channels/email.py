@@ -121,6 +121,7 @@ EMAIL = ChannelType(
     test_failed=Phrase("Тестовое письмо не отправлено: {reason}", "Test e-mail not sent: {reason}"),
     template_kind="email",
     address_kind="EMAIL",
+    preference_kind="email",
     addressed=_addressed,
     with_project=with_project,
     probe=_sender,

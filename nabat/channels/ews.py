@@ -159,6 +159,7 @@ EWS = ChannelType(
     test_failed=TEST_MAIL_FAILED,
     template_kind="email",
     address_kind="EMAIL",
+    preference_kind="email",
     addressed=_addressed,
     with_project=with_project,
     probe=_sender,

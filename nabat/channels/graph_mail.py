@@ -72,6 +72,7 @@ GRAPH_MAIL = ChannelType(
     test_failed=TEST_MAIL_FAILED,
     template_kind="email",
     address_kind="EMAIL",
+    preference_kind="email",
     limits=_limits,
     addressed=_addressed,
     with_project=with_project,

@@ -33,5 +33,6 @@ PYTHON_BOT = ChannelType(
     test_failed=TEST_FAILED,
     # One message per person, addressed by username; the bot posts the seed payload.
     address_kind="USERNAME",
+    preference_kind="bot",
     worded=False,
 )

@@ -257,6 +257,7 @@ SMS = ChannelType(
     template_kind="sms",
     # One message per person, to their phone contact point.
     address_kind="PHONE",
+    preference_kind="sms",
     addressed=_addressed,
     # The provider's balance, not a paid test SMS (a gateway: its host reached).
     probe=_checker,

@@ -87,6 +87,7 @@ TELEGRAM = ChannelType(
     test_sent=TEST_SENT,
     test_failed=TEST_FAILED,
     address_kind="TELEGRAM",
+    preference_kind="telegram",
     limits=_limits,
     probe=_sender,
 )

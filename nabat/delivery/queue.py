@@ -50,6 +50,8 @@ class NewDelivery:
     silence_id: int | None = None
     # The fallback chain's next hops, in order ({channelId, channelType, recipient}).
     fallback: list[dict[str, Any]] | None = None
+    # Held QUEUED until then (the recipient's quiet hours), never leased before.
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,36 +75,15 @@ async def enqueue(
     The caller commits: the deliveries are durable exactly when its transaction is. A
     leased delivery whose worker dies before sending it is claimed again once its owner's
     heartbeat goes stale (or the lease runs out), like any other. Suppressed items are
-    stored SUPPRESSED and never leased; the result holds every row in order, suppressed
-    ones marked so.
+    stored SUPPRESSED and never leased; an item held ``not_before`` a later moment is
+    stored QUEUED, due then, and never leased; the result holds every row in order,
+    suppressed ones marked so.
     """
     if not items:
         return []
     status = DeliveryStatus.SENDING if lease else DeliveryStatus.QUEUED
     rows = [
-        {
-            "public_id": public_id,
-            "project_id": item.project_id,
-            "channel_id": item.channel_id,
-            "channel_type": item.channel_type,
-            "event_id": item.event_id,
-            "rule_id": item.rule_id,
-            "suppressed_by": item.suppressed_by,
-            "silence_id": item.silence_id,
-            "last_error": item.reason,
-            "kind": item.kind,
-            "recipient": item.recipient,
-            "content": item.content,
-            "fallback": item.fallback or None,
-            "status": DeliveryStatus.SUPPRESSED.value if item.suppressed_by else status.value,
-            "attempts": 0,
-            "max_attempts": max_attempts,
-            "next_attempt_at": now,
-            "lease_owner": lease.owner if lease and not item.suppressed_by else None,
-            "lease_until": lease.until if lease and not item.suppressed_by else None,
-            "created_at": now,
-            "updated_at": now,
-        }
+        _row(item, public_id, status, now, max_attempts, lease)
         for item, public_id in zip(items, ordered_ids("dlv_", len(items)), strict=True)
     ]
     ids = await insert_many(session, cast(Table, Delivery.__table__), rows)
@@ -123,6 +104,45 @@ async def enqueue(
         )
         for row_id, row, item in zip(ids, rows, items, strict=True)
     ]
+
+
+def _row(
+    item: NewDelivery,
+    public_id: str,
+    status: DeliveryStatus,
+    now: datetime,
+    max_attempts: int,
+    lease: Lease | None,
+) -> dict[str, Any]:
+    held = item.not_before is not None and item.not_before > now
+    leased = lease is not None and not item.suppressed_by and not held
+    if item.suppressed_by:
+        status = DeliveryStatus.SUPPRESSED
+    elif held:
+        status = DeliveryStatus.QUEUED
+    return {
+        "public_id": public_id,
+        "project_id": item.project_id,
+        "channel_id": item.channel_id,
+        "channel_type": item.channel_type,
+        "event_id": item.event_id,
+        "rule_id": item.rule_id,
+        "suppressed_by": item.suppressed_by,
+        "silence_id": item.silence_id,
+        "last_error": item.reason,
+        "kind": item.kind,
+        "recipient": item.recipient,
+        "content": item.content,
+        "fallback": item.fallback or None,
+        "status": status.value,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_attempt_at": item.not_before if held else now,
+        "lease_owner": lease.owner if lease is not None and leased else None,
+        "lease_until": lease.until if lease is not None and leased else None,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 @dataclass(slots=True)

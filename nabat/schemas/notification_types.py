@@ -16,6 +16,9 @@ class NotificationTypeOut(ApiModel):
     titles: dict[str, str] = Field(description="The title in every language, by code.")
     enabled: bool
     custom: bool = Field(description="Made by this project rather than built in.")
+    mandatory: bool = Field(
+        description="People cannot switch this type's notifications off for themselves."
+    )
 
 
 class NotificationTypeCreate(StrictApiModel):
@@ -32,5 +35,10 @@ class NotificationTypeUpdate(StrictApiModel):
     for the project's own types (``null`` clears a description)."""
 
     enabled: bool | None = None
+    mandatory: bool | None = Field(
+        default=None,
+        description="True: people cannot switch this type's notifications off for "
+        "themselves (their own switches and the project's defaults are then ignored).",
+    )
     title: str | None = None
     description: str | None = None

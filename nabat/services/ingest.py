@@ -22,6 +22,14 @@ from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue
 from nabat.errors import ChannelDisabled, ErrorCode, NabatError, NotFound
 from nabat.ids import ordered_id
 from nabat.routing.matchers import event_values
+from nabat.routing.personal import (
+    GOES,
+    Personal,
+    Verdict,
+    held_note,
+    left_out_note,
+    preference_kind,
+)
 from nabat.routing.plan import ChannelRef, Route, group_key, routes_for, silenced_by
 from nabat.routing.recipients import Target, expand
 from nabat.routing.snapshot import event_snapshot, iso
@@ -41,6 +49,7 @@ from nabat.services.ingest_store import (
     store_marks,
 )
 from nabat.services.notification_types import TypeState
+from nabat.services.preference_store import personal_for
 from nabat.services.routing_context import Context, load_context
 
 
@@ -98,6 +107,7 @@ class _Target:
     target: Target
     suppression: tuple[str, str, int | None] | None
     fallback: list[dict[str, Any]]
+    not_before: datetime | None = None
 
 
 class Ingest:
@@ -196,6 +206,17 @@ class Ingest:
             if ref.strip().lower() in context.member_refs
         }
         people = await find_people(self._session, self._project_id, refs) if refs else {}
+        # People's own settings are read only for those a route of this batch reaches
+        # on a personal channel (and only if anyone in the project has some).
+        reached = any(
+            preference_kind(route.channel.type) for plan in planned for route in plan.routes
+        )
+        personal = await personal_for(
+            self._session,
+            self._project_id,
+            {person.id for person in people.values()} if reached else (),
+            context.preferences,
+        )
         accepted: list[Accepted] = []
         deliveries: list[tuple[int, NewDelivery]] = []
         fresh_events: list[tuple[int, Planned]] = []
@@ -207,7 +228,7 @@ class Ingest:
             if plan.digest is not None:
                 firsts[plan.digest] = -1 - position  # later repeats in this batch
             fresh_events.append((position, plan))
-            targets[position] = self._targets(plan, context, people, marks)
+            targets[position] = self._targets(plan, context, people, marks, personal)
             accepted.append(Accepted(event_id=0, duplicate=False, notes=plan.notes))
         if stored is None:
             event_ids = await insert_events(
@@ -246,7 +267,13 @@ class Ingest:
         if stored is not None:
             notes = [plan.notes for plan in planned]
             await mark_routed(self._session, stored, notes, accepted, self._now)
-        return IngestResult(accepted, [row for row in rows if not row.suppressed])
+        # Deliveries held for quiet hours are due later: no worker takes them now.
+        due = [
+            row
+            for (_, delivery), row in zip(deliveries, rows, strict=True)
+            if not row.suppressed and delivery.not_before is None
+        ]
+        return IngestResult(accepted, due)
 
     def _plan(
         self,
@@ -329,8 +356,10 @@ class Ingest:
         context: Context,
         people: dict[str, Person],
         marks: dict[tuple[int, str], Mark],
+        personal: Personal,
     ) -> list[_Target]:
-        """Every delivery an event makes, with its suppression; notes go on ``plan``."""
+        """Every delivery an event makes, with its suppression or the end of the quiet
+        hours it waits for; notes go on ``plan``."""
         made: list[_Target] = []
         type_state = context.types[plan.item.type]
         for route in plan.routes:
@@ -348,10 +377,39 @@ class Ingest:
                 if target.address in seen:
                     continue
                 seen.add(target.address)
-                suppression = self._suppression(route, plan, context, type_state, throttled)
-                fallback = self._fallback(route, target, plan, context, people)
-                made.append(_Target(route, target, suppression, fallback))
+                person = people.get(target.ref) if target.ref is not None else None
+                verdict = self._verdict(route.channel.type, plan, type_state, person, personal)
+                suppression = self._suppression(
+                    route, plan, context, type_state, throttled, verdict
+                )
+                fallback = self._fallback(route, target, plan, context, people, personal)
+                until = verdict.until if suppression is None else None
+                if until is not None and person is not None:
+                    plan.notes.append(held_note(route.channel.id, target.ref, person, until))
+                made.append(_Target(route, target, suppression, fallback, until))
         return made
+
+    def _verdict(
+        self,
+        channel_type: str,
+        plan: Planned,
+        type_state: TypeState,
+        person: Person | None,
+        personal: Personal,
+    ) -> Verdict:
+        """What the person's own settings make of a delivery to them (nothing for an
+        address that is nobody's, or a channel's own destination)."""
+        if person is None:
+            return GOES
+        return personal.verdict(
+            user_id=person.id,
+            name=person.username,
+            channel_type=channel_type,
+            type_key=type_state.key,
+            mandatory=type_state.mandatory,
+            severity=plan.item.severity,
+            now=self._now,
+        )
 
     def _fallback(
         self,
@@ -360,11 +418,13 @@ class Ingest:
         plan: Planned,
         context: Context,
         people: dict[str, Person],
+        personal: Personal,
     ) -> list[dict[str, Any]]:
         """The hops of a delivery's fallback chain: each next channel with the same
         recipient's address there (a person's contact point of that kind), or the
         channel's own destination when the delivery had none; a channel where the person
-        has no address is left out of this delivery's chain, with a note."""
+        has no address, or whose kind they switched off for this type, is left out of
+        this delivery's chain, with a note."""
         hops: list[dict[str, Any]] = []
         for channel in route.fallback:
             address: str | None = None
@@ -379,6 +439,12 @@ class Ingest:
                 if not expansion.targets:
                     continue
                 address = expansion.targets[0].address
+                type_state = context.types[plan.item.type]
+                person = people.get(target.ref)
+                off = self._verdict(channel.type, plan, type_state, person, personal).off
+                if off is not None:
+                    plan.notes.append(left_out_note(channel.id, target.ref, off))
+                    continue
             hops.append(
                 {"channelId": channel.id, "channelType": channel.type, "recipient": address}
             )
@@ -411,6 +477,7 @@ class Ingest:
         context: Context,
         type_state: TypeState,
         throttled: str | None,
+        verdict: Verdict,
     ) -> tuple[str, str, int | None] | None:
         if not type_state.enabled:
             return (
@@ -418,6 +485,8 @@ class Ingest:
                 f"the notification type {type_state.key!r} is switched off in this project",
                 None,
             )
+        if verdict.off is not None:
+            return ("PREFERENCE", str(verdict.off), None)
         values = {**plan.values, "channelId": str(route.channel.id)}
         values["channelType"] = route.channel.type
         silence = silenced_by(context.silences, values)
@@ -450,6 +519,7 @@ class Ingest:
             reason=suppression[1] if suppression else None,
             silence_id=suppression[2] if suppression else None,
             fallback=planned.fallback or None,
+            not_before=planned.not_before,
         )
 
     async def _store_keys(

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from nabat.catalogue import BY_KEY, CATALOGUE, LANGUAGES
 from nabat.clock import Clock
 from nabat.db.unit import after_commit
 from nabat.errors import Conflict, NotFound
+from nabat.models.preferences import PreferenceDefault, UserPreference
 from nabat.models.routing import NotificationTypeRow
 from nabat.sentences import Sentence
 from nabat.services.project_settings import (
@@ -37,12 +38,14 @@ _TYPES_PATH = "/api/v1/notification-types"
 @dataclass(frozen=True)
 class TypeState:
     """What ingest needs of a type: its key, title (in the project's language), whether
-    it is switched on, and whether the project made it."""
+    it is switched on, whether the project made it, and whether people may switch it
+    off for themselves."""
 
     key: str
     title: str
     enabled: bool
     custom: bool
+    mandatory: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class TypeView:
     titles: dict[str, str]
     enabled: bool
     custom: bool
+    mandatory: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,11 @@ class TypeChanges:
     """A partial update of a type; ``None`` (or :data:`UNSET`) leaves a field as it is.
 
     Only custom types take ``title`` and ``description``; a ``None`` description clears it.
+    ``mandatory``: people cannot switch the type's notifications off for themselves.
     """
 
     enabled: bool | None = None
+    mandatory: bool | None = None
     title: str | None = None
     description: str | Unset | None = UNSET
 
@@ -81,6 +87,7 @@ def _view(key: str, row: NotificationTypeRow | None, language: str) -> TypeView:
             titles=dict.fromkeys(LANGUAGES, title),
             enabled=row.enabled,
             custom=True,
+            mandatory=row.mandatory,
         )
     info = BY_KEY[key]
     return TypeView(
@@ -90,6 +97,7 @@ def _view(key: str, row: NotificationTypeRow | None, language: str) -> TypeView:
         titles={code: info.title(code) for code in LANGUAGES},
         enabled=row.enabled if row is not None else True,
         custom=False,
+        mandatory=row.mandatory if row is not None else False,
     )
 
 
@@ -126,7 +134,11 @@ async def type_states(
     """
     return {
         view.key: TypeState(
-            key=view.key, title=view.title, enabled=view.enabled, custom=view.custom
+            key=view.key,
+            title=view.title,
+            enabled=view.enabled,
+            custom=view.custom,
+            mandatory=view.mandatory,
         )
         for view in _merged(await _rows(session, project_id), language)
     }
@@ -146,7 +158,8 @@ def _not_found(key: str) -> NotFound:
 async def update_type(
     session: AsyncSession, clock: Clock, project_id: int, key: str, changes: TypeChanges
 ) -> TypeView:
-    """Switch a type on or off (and rename a custom one) and return it; the caller commits.
+    """Switch a type on or off, make it mandatory or not (and rename a custom one) and
+    return it; the caller commits.
 
     Raises :class:`NotFound` for an unknown key and :class:`ValidationFailed` for a title
     or description given to a built-in type, or a bad one.
@@ -157,13 +170,18 @@ async def update_type(
         raise _not_found(key)
     custom = row is not None and row.custom
     if not custom and changes.title is not None:
-        raise invalid("title", "a built-in type's title cannot be changed; only enabled can")
+        raise invalid(
+            "title", "a built-in type's title cannot be changed; only enabled and mandatory can"
+        )
     if not custom and not isinstance(changes.description, Unset):
         raise invalid(
-            "description", "a built-in type's description cannot be changed; only enabled can"
+            "description",
+            "a built-in type's description cannot be changed; only enabled and mandatory can",
         )
     if row is None:
-        row = NotificationTypeRow(project_id=project_id, key=key, enabled=True, custom=False)
+        row = NotificationTypeRow(
+            project_id=project_id, key=key, enabled=True, custom=False, mandatory=False
+        )
         session.add(row)
     if changes.title is not None:
         row.title = _title(changes.title)
@@ -171,6 +189,8 @@ async def update_type(
         row.description = clean_text("description", changes.description, DESCRIPTION_MAX)
     if changes.enabled is not None:
         row.enabled = changes.enabled
+    if changes.mandatory is not None:
+        row.mandatory = changes.mandatory
     row.updated_at = clock.now()
     await _store(session, project_id, key)
     language = (await settings_of(session, project_id)).language
@@ -268,6 +288,11 @@ async def delete_type(session: AsyncSession, project_id: int, key: str) -> None:
     if row is None:
         raise _not_found(key)
     await session.delete(row)
+    # People's switches for it go too: a type made later with this key starts afresh.
+    for table in (UserPreference, PreferenceDefault):
+        await session.execute(
+            delete(table).where(table.project_id == project_id, table.type_key == key)
+        )
     await _store(session, project_id, key)
 
 

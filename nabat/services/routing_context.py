@@ -1,9 +1,10 @@
-"""What routing a project's events needs: its types, channels, settings (cached per
-project, see :mod:`nabat.services.routing_cache`), rules and active silences."""
+"""What routing a project's events needs: its types, channels, settings and preference
+defaults (cached per project, see :mod:`nabat.services.routing_cache`), rules and active
+silences."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from nabat.models.channel import Channel
 from nabat.routing.plan import ChannelRef
 from nabat.routing.rules import CompiledRule
 from nabat.services.notification_types import TypeState, type_states
+from nabat.services.preference_store import ProjectPreferences, project_preferences
 from nabat.services.project_settings import message_settings
 from nabat.services.routing_cache import CONTEXTS
 from nabat.services.rules import active_rules
@@ -33,12 +35,14 @@ class Context:
     # How the project's active members may be named (ids, usernames, e-mails, lowercased):
     # a recipient named otherwise is nobody here, and costs no query.
     member_refs: frozenset[str] = frozenset()
+    # The project's preference defaults, and whether anyone has settings of their own.
+    preferences: ProjectPreferences = field(default_factory=lambda: ProjectPreferences({}, False))
 
 
 @dataclass(frozen=True)
 class _Base:
-    """The cached part of a context: types, channels, message settings and the names
-    its members go by."""
+    """The cached part of a context: types, channels, message settings, the names its
+    members go by, and the preference defaults."""
 
     types: dict[str, TypeState]
     channels: dict[int, ChannelRef]
@@ -46,6 +50,7 @@ class _Base:
     allow_unregistered: bool
     member_refs: frozenset[str]
     mail_channel_id: int | None
+    preferences: ProjectPreferences
 
 
 async def _load_base(session: AsyncSession, project_id: int) -> _Base:
@@ -69,6 +74,7 @@ async def _load_base(session: AsyncSession, project_id: int) -> _Base:
         allow_unregistered=settings.allow_unregistered_recipients,
         member_refs=frozenset(refs),
         mail_channel_id=settings.mail_channel_id,
+        preferences=await project_preferences(session, project_id),
     )
 
 
@@ -96,4 +102,5 @@ async def load_context(session: AsyncSession, project_id: int, now: datetime) ->
         language=base.language,
         allow_unregistered=base.allow_unregistered,
         member_refs=base.member_refs,
+        preferences=base.preferences,
     )
