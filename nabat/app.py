@@ -18,6 +18,7 @@ from nabat.api import (
     deliveries,
     events,
     health,
+    inbox,
     integrations,
     notification_types,
     preferences,
@@ -44,6 +45,7 @@ from nabat.security.keys import derive_keys, load_master_secret
 from nabat.security.ratelimit import AttemptLimiter
 from nabat.security.ssrf import OutboundPolicy
 from nabat.services.accounts import ensure_first_admin
+from nabat.services.inapp_channels import add_inapp_channels
 from nabat.settings import Settings
 from nabat.signals import signals_for
 from nabat.state import AppState
@@ -117,6 +119,16 @@ async def bootstrap_admin(state: AppState) -> None:
         )
 
 
+async def provide_inapp_channels(state: AppState) -> None:
+    """Give every project without its in-app channel one (made before the channel type
+    existed, or by ``ensure_first_admin``, which has no key to seal its configuration)."""
+    async with state.sessions() as session, state.write_gate:
+        made = await add_inapp_channels(session, state.box, state.clock)
+        await session.commit()
+    if made:
+        log.info("made the in-app channel of %d projects", made)
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """Build the application. Nothing touches the database until the lifespan starts."""
 
@@ -128,6 +140,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         runner: asyncio.Task[None] | None = None
         try:
             await bootstrap_admin(state)
+            await provide_inapp_channels(state)
             if settings.run_workers:
                 # Registered before any worker claims, or others would take its rows.
                 await state.liveness.register()
@@ -166,6 +179,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         silences,
         integrations,
         templates,
+        inbox,
     ):
         app.include_router(module.router)
     install_console(app)

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
     smtp_pool_size: int = Field(default=8, ge=1, le=100)
     dedup_window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 90)
+    inbox_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Inbox items (and the live stream's record of changes) older than "
+        "this are removed.",
+    )
     db_pool_size: int = Field(
         default=10, ge=1, le=1000, description="Database connections kept open per process."
     )

@@ -32,7 +32,8 @@ from nabat.services.ingest import Limits
 from nabat.services.principals import PrincipalCache
 from nabat.services.test_send import TestParts
 from nabat.settings import Settings
-from nabat.signals import DELIVERIES, EVENTS, LocalSignals, Signals
+from nabat.signals import DELIVERIES, EVENTS, INBOX, LocalSignals, Signals
+from nabat.signals.inbox import InboxNews, inbox_payloads
 
 
 @dataclass
@@ -92,7 +93,10 @@ class AppState:
             health=self.loop_health,
         )
         self.housekeeper = Housekeeper(
-            sessions=self.sessions, gate=self.write_gate, clock=self.clock
+            sessions=self.sessions,
+            gate=self.write_gate,
+            clock=self.clock,
+            inbox_retention=timedelta(days=self.settings.inbox_retention_days),
         )
         # This process's worker and router hear what any process queued or stored.
         self.signals.subscribe(DELIVERIES, self._wake_worker)
@@ -142,6 +146,7 @@ class AppState:
             owner=self.liveness.owner,
             lease_seconds=self.settings.lease_seconds,
             limits=self.rate_limits,
+            inbox_published=self.publish_inbox,
         )
 
     @property
@@ -174,6 +179,7 @@ class AppState:
             limits=self.rate_limits,
             name=name or self.liveness.owner,
             health=self.loop_health if supervised else None,
+            inbox_published=self.publish_inbox,
         )
 
     def wake_workers(self) -> None:
@@ -184,6 +190,12 @@ class AppState:
     def wake_router(self) -> None:
         """Tell the routers of every process that batched events wait; after the commit."""
         self.signals.publish(EVENTS)
+
+    def publish_inbox(self, news: list[InboxNews]) -> None:
+        """Tell the live streams of every process whose inboxes changed; after the commit
+        that stored the changes."""
+        for payload in inbox_payloads(news):
+            self.signals.publish(INBOX, payload)
 
     def _wake_worker(self, _payload: str | None) -> None:
         # Whatever the payload (or None after a missed signal): it claims what is due.

@@ -10,6 +10,7 @@ in ``docs/templates.md``.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from html import escape
@@ -17,6 +18,7 @@ from typing import Any
 
 from jinja2 import Template, TemplateSyntaxError, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 
 from nabat.catalogue import BY_KEY, CATALOGUE, LANGUAGES
 from nabat.errors import ValidationFailed
@@ -76,11 +78,14 @@ class Rendered:
 
     ``subject`` is always one line (see :func:`one_line`), so it can go into a mail
     header as it is; ``html`` is None when the kind or the template has no HTML part.
+    ``link`` is what an in-app template set with ``{% set link = … %}`` (None when it set
+    none, set something other than text, or the kind is not ``inapp``), unchecked.
     """
 
     subject: str
     text: str
     html: str | None
+    link: str | None = None
 
 
 def one_line(text: str, limit: int = SUBJECT_MAX) -> str:
@@ -111,7 +116,7 @@ def _check_kind(kind: str) -> None:
 
 @lru_cache(maxsize=256)
 def default_template(type_key: str, kind: str, language: str) -> TemplateSource:
-    """The built-in template of ``type_key`` on ``kind`` ("email", "chat", "sms").
+    """The built-in template of ``type_key`` on ``kind`` ("email", "chat", "sms", "inapp").
 
     Every catalogue type has its own headline; any other key gets generic wording built
     from the event's ``typeTitle``. ``language`` "ru" gets Russian, anything else English.
@@ -222,13 +227,28 @@ def _cause(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _render_field(field: str, source: str, context: dict[str, Any]) -> str:
+def _generate(template: Template, run: Context) -> Iterator[str]:
+    """``template.generate``, with the context made by the caller so that the names the
+    template sets can be read afterwards; errors get Jinja2's traceback of template lines
+    as with ``generate``."""
+    try:
+        yield from template.root_render_func(run)
+    except Exception:
+        yield template.environment.handle_exception()
+
+
+def _render_field(
+    field: str, source: str, context: dict[str, Any], names: dict[str, Any] | None = None
+) -> str:
+    """One field rendered; with ``names``, the names the template set at its top level
+    (``{% set link = … %}``) are put there."""
     template = _compile(field, source)
     pieces: list[str] = []
     size = 0
     try:
         # Streamed, so that a runaway loop stops at the cap rather than filling memory.
-        for chunk in template.generate(context):
+        run = template.new_context(context)
+        for chunk in _generate(template, run):
             size += len(chunk)
             if size > MAX_OUTPUT:
                 raise _refused(
@@ -241,6 +261,8 @@ def _render_field(field: str, source: str, context: dict[str, Any]) -> str:
         raise
     except Exception as exc:  # anything template code raises is the template's fault
         raise _refused(field, _template_line(exc), _cause(exc)) from None
+    if names is not None:
+        names.update(run.get_exported())
     return "".join(pieces)
 
 
@@ -277,7 +299,8 @@ def _fields(source: TemplateSource, kind: str) -> list[tuple[str, str]]:
 
 def _with_signature(rendered: dict[str, str], kind: str, signature: str | None) -> None:
     signature = (signature or "").strip()
-    if not signature or kind == "sms":
+    # An SMS has no room for it, and an inbox item is one short notice in the product.
+    if not signature or kind in ("sms", "inapp"):
         return
     # "-- " is the usenet/e-mail signature separator that mail clients recognise.
     rendered["text"] = f"{rendered['text']}\n\n-- \n{signature}"
@@ -301,7 +324,9 @@ def render_message(
     """Render one message for ``event`` on a channel of ``kind``.
 
     ``template`` None means the default of the event's type. The signature goes under the
-    text (after the ``-- `` separator) and, escaped, into the HTML; never into SMS.
+    text (after the ``-- `` separator) and, escaped, into the HTML; never into SMS or an
+    in-app item. An in-app text template may choose the item's link with
+    ``{% set link = … %}`` (``Rendered.link``).
     Raises :class:`ValidationFailed` naming the field, line and cause when the template
     fails, takes too long or renders too large (a configuration fault, not a transient
     one).
@@ -309,16 +334,22 @@ def render_message(
     _check_kind(kind)
     source = template or default_template(str(event.get("type") or ""), kind, language)
     context = _context(event, language, recipient, project)
+    names: dict[str, Any] = {}
     with time_budget(RENDER_SECONDS):
         rendered = {
-            field: _render_field(field, text, context) for field, text in _fields(source, kind)
+            field: _render_field(
+                field, text, context, names if (kind, field) == ("inapp", "text") else None
+            )
+            for field, text in _fields(source, kind)
         }
     rendered = {field: value.rstrip() for field, value in rendered.items()}
     _with_signature(rendered, kind, signature)
+    link = names.get("link")
     return Rendered(
         subject=one_line(rendered.get("subject", "")),
         text=rendered["text"],
         html=rendered.get("html"),
+        link=link.strip() or None if isinstance(link, str) else None,
     )
 
 

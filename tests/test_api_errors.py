@@ -19,6 +19,7 @@ from nabat.models.channel import Channel
 from nabat.settings import Settings
 from nabat.state import AppState
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.channels import made_by_people
 from tests.support.errors import expect_error
 from tests.support.serving import served
 
@@ -37,11 +38,11 @@ def slack_channel(name: str = "Slack Channel") -> dict[str, Any]:
 
 
 async def channel_count(client: httpx.AsyncClient, headers: dict[str, str]) -> int:
-    """How many channels the caller's project has."""
+    """How many channels the caller's project has, besides the in-app one Nabat made."""
     response = await client.get(CHANNELS, headers=headers)
     assert response.status_code == 200, response.text
     channels: list[dict[str, Any]] = response.json()
-    return len(channels)
+    return len(made_by_people(channels))
 
 
 def json_headers(headers: dict[str, str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from nabat.security.tokens import issue_token
 from nabat.state import AppState
 from tests.conftest import login
+from tests.support.channels import made_by_people
 from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
@@ -158,7 +159,7 @@ async def test_another_projects_channel_is_not_listed_nor_default(
     headers = two_projects.b_owner if caller == "user" else two_projects.b_key
     listed = await client.get(CHANNELS, headers=headers)
     assert listed.status_code == 200
-    assert [c["id"] for c in listed.json()] == [two_projects.b_channel]
+    assert [c["id"] for c in made_by_people(listed.json())] == [two_projects.b_channel]
     assert "project-a-secret" not in listed.text
 
     # A has a default channel, B none: B sees none.
@@ -175,7 +176,7 @@ async def test_another_projects_channel_is_not_listed_nor_default(
     assert a_default.json()["id"] == two_projects.a_channel
 
     a_listed = await client.get(CHANNELS, headers=admin_headers)
-    assert [c["id"] for c in a_listed.json()] == [two_projects.a_channel]
+    assert [c["id"] for c in made_by_people(a_listed.json())] == [two_projects.a_channel]
 
 
 async def test_a_channel_created_in_one_project_stays_there(
@@ -216,7 +217,7 @@ async def test_naming_a_project_the_caller_is_not_in_is_404(
 
     own = await client.get(CHANNELS, headers={**headers, "X-Nabat-Project": two_projects.b_slug})
     assert own.status_code == 200
-    assert [c["id"] for c in own.json()] == [two_projects.b_channel]
+    assert [c["id"] for c in made_by_people(own.json())] == [two_projects.b_channel]
 
 
 # --- roles and scopes -----------------------------------------------------------------
@@ -238,7 +239,7 @@ async def assert_cannot_write(
         assert needs in error["error"]
     listed = await client.get(CHANNELS, headers=headers)
     assert listed.status_code == 200
-    assert [(c["id"], c["name"], c["isDefault"]) for c in listed.json()] == [
+    assert [(c["id"], c["name"], c["isDefault"]) for c in made_by_people(listed.json())] == [
         (channel_id, "A alerts", False)
     ]
 
@@ -249,7 +250,7 @@ async def assert_can_read(
     """List, get and default all answer 200."""
     listed = await client.get(CHANNELS, headers=headers)
     assert listed.status_code == 200, listed.text
-    assert [c["id"] for c in listed.json()] == [channel_id]
+    assert [c["id"] for c in made_by_people(listed.json())] == [channel_id]
     one = await client.get(f"{CHANNELS}/{channel_id}", headers=headers)
     assert one.status_code == 200
     assert one.json()["configuration"]["webhookUrl"] != A_WEBHOOK
@@ -285,7 +286,7 @@ async def test_admins_and_owners_write_channels(
     assert renamed.json()["isDefault"] is True
     deleted = await client.delete(f"{CHANNELS}/{channel_id}", headers=headers)
     assert deleted.status_code == 200
-    assert (await client.get(CHANNELS, headers=headers)).json() == []
+    assert made_by_people((await client.get(CHANNELS, headers=headers)).json()) == []
 
 
 @pytest.mark.parametrize(
@@ -411,4 +412,4 @@ async def test_bad_credentials_are_401_on_every_channel_route(
         expect_error(response, 401, "UNAUTHORIZED")
         assert response.headers["www-authenticate"].startswith("Bearer")
     listed = await client.get(CHANNELS, headers=admin_headers)
-    assert [c["name"] for c in listed.json()] == ["A alerts"]
+    assert [c["name"] for c in made_by_people(listed.json())] == ["A alerts"]

@@ -267,17 +267,21 @@ async def test_an_unknown_channel_is_refused_listing_the_projects_channels(
     )
     assert refused["details"][0]["field"] == "actions[1].channelId"
     assert f"channel {channel + 100} is not a channel of this project" in refused["error"]
-    assert f"its channels are {channel} (alerts, SLACK)" in refused["error"]
+    # Besides the in-app channel every project has.
+    assert "its channels are " in refused["error"]
+    assert f"{channel} (alerts, SLACK)" in refused["error"]
 
 
-async def test_a_project_without_channels_is_told_to_create_one(
+async def test_a_project_with_only_its_in_app_channel_is_told_which_it_has(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
+    [inapp] = (await client.get("/api/v1/notifications/channels", headers=admin_headers)).json()
     refused = expect_error(
-        await client.post(RULES, json=rule_body(1), headers=admin_headers), 422, "VALIDATION_ERROR"
+        await client.post(RULES, json=rule_body(inapp["id"] + 1), headers=admin_headers),
+        422,
+        "VALIDATION_ERROR",
     )
-    assert "has no channels yet" in refused["error"]
-    assert "POST /api/v1/notifications/channels" in refused["error"]
+    assert f"its channels are {inapp['id']} ({inapp['name']}, INAPP)" in refused["error"]
 
 
 async def test_an_update_naming_an_unknown_channel_leaves_the_rule_alone(
@@ -401,7 +405,7 @@ async def test_another_projects_channel_and_template_cannot_be_named(
     stolen_channel = await client.post(RULES, json=rule_body(a_channel), headers=project_b)
     refused = expect_error(stolen_channel, 422, "VALIDATION_ERROR")
     assert refused["details"][0]["field"] == "actions[0].channelId"
-    assert f"its channels are {b_channel} (B alerts, SLACK)" in refused["error"]
+    assert f"{b_channel} (B alerts, SLACK)" in refused["error"]
     assert "A alerts" not in refused["error"]
 
     stolen_template = await client.post(

@@ -18,6 +18,7 @@ from nabat.channels.base import MASK
 from nabat.models.channel import Channel
 from nabat.services.channels import ChannelService
 from nabat.state import AppState
+from tests.support.channels import made_by_people
 from tests.support.errors import expect_error
 
 CHANNELS = "/api/v1/notifications/channels"
@@ -282,7 +283,7 @@ async def test_seed_full_configuration_creates_every_type(
 
     listed = await client.get(CHANNELS, headers=curl_headers(admin_headers, body=False))
     assert listed.status_code == 200
-    assert listed.json() == created
+    assert made_by_people(listed.json()) == created
     assert "your-app-password" not in listed.text
     assert "your-token" not in listed.text
 
@@ -290,21 +291,23 @@ async def test_seed_full_configuration_creates_every_type(
 async def test_seed_channel_management_with_its_literal_urls(
     client: httpx.AsyncClient, admin_headers: dict[str, str]
 ) -> None:
-    # The seed's management examples all address channel 1: the first channel made.
+    # The seed's management examples all address channel 1, the first channel made there.
+    # Here the in-app channel every project has comes first: the examples' URLs address
+    # the first channel made by its id instead.
     first = await create(client, admin_headers, "PYTHON_BOT")
-    assert first["id"] == 1
+    one = f"/api/v1/notifications/channels/{first['id']}"
     get_headers = curl_headers(admin_headers, body=False)
 
     listed = await client.get("/api/v1/notifications/channels", headers=get_headers)
     assert listed.status_code == 200
-    assert listed.json() == [first]
+    assert made_by_people(listed.json()) == [first]
 
-    fetched = await client.get("/api/v1/notifications/channels/1", headers=get_headers)
+    fetched = await client.get(one, headers=get_headers)
     assert fetched.status_code == 200
     assert fetched.json() == first
 
     updated = await client.put(
-        "/api/v1/notifications/channels/1",
+        one,
         content="""{
     "name": "Updated Channel Name",
     "enabled": false
@@ -320,11 +323,11 @@ async def test_seed_channel_management_with_its_literal_urls(
     assert channel["configuration"] == first["configuration"]
     assert channel["isDefault"] is False
     assert channel["createdAt"] == first["createdAt"]
-    refetched = await client.get("/api/v1/notifications/channels/1", headers=get_headers)
+    refetched = await client.get(one, headers=get_headers)
     assert refetched.json() == channel
 
     made_default = await client.put(
-        "/api/v1/notifications/channels/1",
+        one,
         content="""{
     "isDefault": true
   }""",
@@ -337,17 +340,17 @@ async def test_seed_channel_management_with_its_literal_urls(
     assert default.status_code == 200
     assert default.json() == made_default.json()
 
-    deleted = await client.delete("/api/v1/notifications/channels/1", headers=get_headers)
+    deleted = await client.delete(one, headers=get_headers)
     assert deleted.status_code == 200, deleted.text
     assert deleted.json()["success"] is True
-    gone = await client.get("/api/v1/notifications/channels/1", headers=get_headers)
+    gone = await client.get(one, headers=get_headers)
     body = expect_error(gone, 404, "CHANNEL_NOT_FOUND")
-    assert "1" in body["error"]
-    again = await client.delete("/api/v1/notifications/channels/1", headers=get_headers)
+    assert str(first["id"]) in body["error"]
+    again = await client.delete(one, headers=get_headers)
     expect_error(again, 404, "CHANNEL_NOT_FOUND")
     no_default = await client.get("/api/v1/notifications/channels/default", headers=get_headers)
     expect_error(no_default, 404, "CHANNEL_NOT_FOUND")
-    assert (await client.get(CHANNELS, headers=get_headers)).json() == []
+    assert made_by_people((await client.get(CHANNELS, headers=get_headers)).json()) == []
 
 
 async def test_update_keeps_stored_secrets(
@@ -528,6 +531,6 @@ async def test_seed_automation_script_flow(
             created_channels.append(channel_id)
 
     assert len(created_channels) == 2
-    listed = (await client.get(CHANNELS, headers=admin_headers)).json()
+    listed = made_by_people((await client.get(CHANNELS, headers=admin_headers)).json())
     assert [c["id"] for c in listed] == created_channels
     assert [c["name"] for c in listed] == ["Python Bot Channel", "Email Channel"]

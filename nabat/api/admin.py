@@ -21,6 +21,7 @@ from nabat.schemas.auth import (
 from nabat.schemas.channels import DeletedOut
 from nabat.services import accounts, apikeys
 from nabat.services.access import DEFAULT_API_KEY_SCOPES, Scope
+from nabat.services.inapp_channels import add_inapp_channels
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 # Members and invitations have modules of their own, served under this router's prefix.
@@ -80,6 +81,7 @@ async def create_project(
     _require_superuser(user)
     project = await accounts.create_project(session, state.clock, name=body.name, slug=body.slug)
     await accounts.set_membership(session, project_id=project.id, user_id=user.id, role=Role.OWNER)
+    await add_inapp_channels(session, state.box, state.clock, [project.id])
     await session.commit()
     return ProjectOut(id=project.id, slug=project.slug, name=project.name, role="owner")
 

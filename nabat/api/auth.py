@@ -19,6 +19,7 @@ from nabat.schemas.auth import (
 from nabat.security.clients import client_address
 from nabat.security.tokens import issue_token
 from nabat.services import accounts
+from nabat.services.inapp_channels import add_inapp_channels
 from nabat.services.login import log_in
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
@@ -88,6 +89,7 @@ async def register(body: RegisterRequest, state: StateDep, session: SessionDep) 
         session, state.clock, name=f"{user.username}'s project", slug=f"u-{user.id}"
     )
     await accounts.set_membership(session, project_id=project.id, user_id=user.id, role=Role.OWNER)
+    await add_inapp_channels(session, state.box, state.clock, [project.id])
     await session.commit()
     token = issue_token(
         state.keys.jwt_key, user.id, state.clock.now(), state.settings.jwt_ttl_seconds

@@ -76,6 +76,16 @@ class DeliveryError(Exception):
 
 
 @dataclass(frozen=True)
+class InboxDraft:
+    """What an in-app delivery puts in a person's inbox, as its sender made it: the
+    engine stores it when it settles the delivery (senders never touch the database)."""
+
+    title: str
+    body: str
+    link: str | None = None
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The provider accepted the message."""
 
@@ -84,6 +94,8 @@ class Receipt:
     detail: str = "accepted"
     # Per-recipient refusals when the provider took the message for only some of them.
     refused: dict[str, str] = field(default_factory=dict)
+    # Set by the in-app channel: the inbox item to store with the delivery's outcome.
+    inbox: InboxDraft | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,8 @@ class OutgoingMessage:
     (``webhook-id``, ``Message-ID``, ``X-Nabat-Delivery-Id``).
     ``payload`` is seed 002's webhook payload (``username``, ``serviceName``, ``serviceUrl``,
     ``status``, ``severity``, ``message``, ``timestamp``, ``metadata``); ``event`` is the full
-    event when there is one.
+    event when there is one. ``link`` is the address the template chose (the in-app
+    kind's ``{% set link = … %}``), not yet checked: the sender decides what to keep.
     """
 
     delivery_id: str
@@ -105,6 +118,7 @@ class OutgoingMessage:
     severity: str = "INFO"
     payload: dict[str, Any] = field(default_factory=dict)
     event: dict[str, Any] | None = None
+    link: str | None = None
 
 
 ConfigT = TypeVar("ConfigT", bound=ChannelConfig, contravariant=True)

@@ -23,11 +23,12 @@ from nabat.errors import ErrorCode
 
 C = TypeVar("C", bound=ChannelConfig)
 
-TemplateKind = Literal["email", "chat", "sms"]
+TemplateKind = Literal["email", "chat", "sms", "inapp"]
 """The kind of wording a type shows; templates exist per notification type and kind."""
 
-AddressKind = Literal["EMAIL", "TELEGRAM", "PHONE", "USERNAME"]
-"""What one recipient's address is on a personal channel (a contact point's kind)."""
+AddressKind = Literal["EMAIL", "TELEGRAM", "PHONE", "USERNAME", "USER"]
+"""What one recipient's address is on a personal channel (a contact point's kind; ``USER``:
+the project member's user id, for the in-app inbox)."""
 
 Buckets = list[tuple[str, Rate]]
 """Rate-limit buckets a message takes a token from, the destination's first."""
@@ -97,6 +98,9 @@ class ChannelType(Generic[C]):
     off with (``email`` for every mail type alike); ``None`` for types that post to a
     fixed place, which no one's preferences reach. ``waits_out_quiet_hours``: a message
     to a person in their quiet hours waits until they end (the inbox collects instead).
+    ``builtin`` types are Nabat's own (the in-app inbox): every project has exactly one
+    channel of each, made by Nabat; clients may switch it off but not add, delete or
+    retype one.
     """
 
     config: type[C]
@@ -111,6 +115,7 @@ class ChannelType(Generic[C]):
     addressed: Callable[[C], bool] = always_addressed
     with_project: Callable[[C, ProjectSender], C] | None = None
     probe: Callable[[SenderParts], Checker[C]] | None = None
+    builtin: bool = False
     preference_kind: str | None = None
     waits_out_quiet_hours: bool = True
 

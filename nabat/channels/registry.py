@@ -11,6 +11,7 @@ from nabat.channels.discord import DISCORD
 from nabat.channels.email import EMAIL
 from nabat.channels.ews import EWS
 from nabat.channels.graph_mail import GRAPH_MAIL
+from nabat.channels.inapp import INAPP
 from nabat.channels.python_bot import PYTHON_BOT
 from nabat.channels.slack import SLACK
 from nabat.channels.sms import SMS
@@ -32,6 +33,7 @@ CHANNEL_TYPES: dict[str, ChannelType[Any]] = {
         GRAPH_MAIL,
         TEAMS,
         APPRISE,
+        INAPP,
     )
 }
 

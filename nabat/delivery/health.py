@@ -2,7 +2,8 @@
 
 A channel is failing after ``threshold`` failed attempts in a row, or at once when a
 delivery dies of a permanent error. The notice goes to the project's owners and admins over
-the default channel, or another enabled channel that is not failing itself.
+the default channel, or another enabled channel that is not failing itself; the in-app
+channel (to each owner's and admin's inbox) only when an admin made it the default.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.catalogue import BY_KEY
-from nabat.channels.registry import channel_type
+from nabat.channels.registry import CHANNEL_TYPES, channel_type
 from nabat.delivery.circuit import (
     CircuitPolicy,
     after_failures,
@@ -121,10 +122,13 @@ async def _notice(
     )
     reason = f"the notification type {type_key!r} is switched off in this project"
     recipients: list[str | None] = [None]
-    # A personal e-mail channel goes to each owner and admin; others to their destination.
+    # A personal e-mail channel goes to each owner and admin, the in-app one to their
+    # inboxes; others to their destination.
     kind = channel_type(target.type)
     if kind is not None and kind.address_kind == "EMAIL":
         recipients = [email for email in await _admin_emails(session, run.project_id)] or [None]
+    elif kind is not None and kind.address_kind == "USER":
+        recipients = [str(user) for user in await _admin_ids(session, run.project_id)] or [None]
     return [
         NewDelivery(
             project_id=run.project_id,
@@ -172,6 +176,9 @@ async def _healthy_target(
     session: AsyncSession, project_id: int, *, exclude: int
 ) -> Channel | None:
     failing = select(ChannelHealth.channel_id).where(ChannelHealth.failing)
+    # Nabat's own channel is in every project without anyone choosing it: it carries
+    # notices only where an admin made it the default, so who gets them stays their choice.
+    builtin = [name for name, kind in CHANNEL_TYPES.items() if kind.builtin]
     candidates = await session.scalars(
         select(Channel)
         .where(
@@ -180,6 +187,7 @@ async def _healthy_target(
             Channel.id != exclude,
             Channel.id.not_in(failing),
         )
+        .where(or_(Channel.is_default, Channel.type.not_in(builtin)))
         .order_by(Channel.is_default.desc(), Channel.id)
     )
     return candidates.first()
@@ -189,11 +197,25 @@ async def _admin_emails(session: AsyncSession, project_id: int) -> list[str]:
     rows = await session.scalars(
         select(User.email)
         .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.project_id == project_id,
-            Membership.role.in_([Role.OWNER.value, Role.ADMIN.value]),
-            User.is_active,
-        )
+        .where(_admins(project_id))
         .order_by(User.id)
     )
     return list(rows)
+
+
+async def _admin_ids(session: AsyncSession, project_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(User.id)
+        .join(Membership, Membership.user_id == User.id)
+        .where(_admins(project_id))
+        .order_by(User.id)
+    )
+    return list(rows)
+
+
+def _admins(project_id: int) -> Any:
+    return and_(
+        Membership.project_id == project_id,
+        Membership.role.in_([Role.OWNER.value, Role.ADMIN.value]),
+        User.is_active,
+    )

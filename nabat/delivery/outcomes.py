@@ -41,6 +41,7 @@ def sent(
         provider_id=receipt.provider_id,
         attempt_number=item.attempts + 1,
         channel_id=item.channel_id,
+        inbox=receipt.inbox,
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Table, and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from nabat.channels.contract import InboxDraft
 from nabat.db.bulk import insert_many
 from nabat.ids import ordered_id, ordered_ids
 from nabat.models.delivery import Delivery, DeliveryAttempt, DeliveryStatus
@@ -295,6 +296,8 @@ class Outcome:
     attempt_number: int
     channel_id: int | None = None
     hop: Hop | None = None
+    # An in-app delivery's inbox item, stored with the outcome (``delivery/inbox.py``).
+    inbox: InboxDraft | None = None
 
 
 async def settle(

@@ -148,4 +148,5 @@ def render(item: Claimed, wording: Wording | None, kind: ChannelType[Any]) -> Ou
         severity=content.severity,
         payload=content.seed(),
         event=event,
+        link=rendered.link,
     )

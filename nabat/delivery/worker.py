@@ -7,7 +7,7 @@ import logging
 import os
 import random
 import socket
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
@@ -25,6 +25,7 @@ from nabat.delivery.attempt import attempt
 from nabat.delivery.backoff import retry_delay
 from nabat.delivery.circuit import CircuitPolicy, passage
 from nabat.delivery.health import update_health
+from nabat.delivery.inbox import store_items
 from nabat.delivery.metrics import Metrics
 from nabat.delivery.outcomes import Done, channel_runs, dead, failed, hopped, released, sent
 from nabat.delivery.queue import (
@@ -46,6 +47,7 @@ from nabat.security.crypto import SecretBox
 from nabat.services.channels import ChannelChanges, ChannelService
 from nabat.services.routing_cache import CONTEXTS, ProjectCache
 from nabat.settings import Settings
+from nabat.signals.inbox import InboxNews
 
 log = logging.getLogger("nabat.delivery")
 
@@ -76,6 +78,8 @@ class Worker(BackgroundLoop):
 
     A supervised loop (``nabat.loops``): a round claims what is due and starts sending
     it; a failing database makes rounds fail, and the loop retries them with backoff.
+    In-app deliveries' inbox items are stored as they are settled, and announced through
+    ``inbox_published`` after the commit.
     """
 
     name = "worker"
@@ -94,8 +98,10 @@ class Worker(BackgroundLoop):
         name: str | None = None,
         rng: random.Random | None = None,
         health: LoopHealth | None = None,
+        inbox_published: Callable[[list[InboxNews]], None] | None = None,
     ) -> None:
         super().__init__(health=health, idle_seconds=settings.poll_seconds)
+        self._inbox_published = inbox_published
         self._sessions = sessions
         self._senders = senders
         self._box = box
@@ -418,7 +424,8 @@ class Worker(BackgroundLoop):
                 owned = await settle(
                     session, [d.outcome for d in batch], worker=self.owner, now=now
                 )
-                runs = channel_runs([d for d in batch if d.outcome.delivery_id in owned])
+                mine = [d for d in batch if d.outcome.delivery_id in owned]
+                runs = channel_runs(mine)
                 changes = await update_health(
                     session,
                     runs,
@@ -431,6 +438,11 @@ class Worker(BackgroundLoop):
                     await enqueue(
                         session, notices, now=now, max_attempts=self._settings.max_attempts
                     )
+                news = await store_items(
+                    session,
+                    [(d.item, d.outcome.inbox) for d in mine if d.outcome.inbox is not None],
+                    now=now,
+                )
                 await session.commit()
         except Exception:
             # Nothing was written: keep the outcomes for the next flush (their leases are
@@ -438,6 +450,8 @@ class Worker(BackgroundLoop):
             self._done[:0] = batch
             self._done_ready.set()
             raise
+        if news and self._inbox_published is not None:
+            self._inbox_published(news)
         for project in changes.circuits:
             self._channel_cache.forget(session, project)
         for done in batch:

@@ -9,11 +9,14 @@ from nabat.message_templates.words import GENERIC, HEADLINES
 
 # One subject for every kind: e-mail needs it; chat and SMS senders may show it as a title.
 SUBJECT = "[{{ event.severity }}] {{ headline }}"
-# Which fields each kind's layouts have: e-mail is multipart, chat and SMS plain text.
+# An inbox item's title: the inbox shows the severity beside it.
+INAPP_SUBJECT = "{{ headline }}"
+# Which fields each kind's layouts have: e-mail is multipart, the others plain text.
 LAYOUT_FIELDS: dict[str, tuple[str, ...]] = {
     "email": ("text", "html"),
     "chat": ("text",),
     "sms": ("text",),
+    "inapp": ("text",),
 }
 
 
@@ -39,4 +42,5 @@ def default_fields(type_key: str, kind: str, language: str) -> tuple[str, str, s
     # Each field sets the headline itself, so any one of them can be copied and edited alone.
     prefix = f"{{% set headline %}}{headline}{{% endset %}}\n"
     html = prefix + layout(language, kind, "html") if "html" in fields else None
-    return prefix + SUBJECT, prefix + layout(language, kind, "text"), html
+    subject = INAPP_SUBJECT if kind == "inapp" else SUBJECT
+    return prefix + subject, prefix + layout(language, kind, "text"), html

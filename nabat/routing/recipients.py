@@ -19,6 +19,10 @@ class PersonLike(Protocol):
     """A project member with contact points (``nabat.services.contacts.Person``)."""
 
     @property
+    def id(self) -> int:
+        """The user's id (an in-app channel's address)."""
+
+    @property
     def username(self) -> str:
         """The login name."""
 
@@ -64,7 +68,8 @@ def expand(
     unregistered recipients and the ref has the channel's address form; otherwise it is a
     ``USER_NOT_FOUND`` note. ``lenient`` (the send API, whose ``username`` is also just a
     name in the payload) falls back to the channel's own destination instead of dropping
-    the message.
+    the message. On the in-app channel (address kind ``USER``) a member's address is
+    their user id, and nobody else can be reached, whatever the project allows.
     """
     result = Expansion()
     # Personal types address one person per message; the others post to a fixed place
@@ -80,6 +85,10 @@ def expand(
         if person is not None:
             if kind == "USERNAME":
                 result.targets.append(Target(person.username, person.display_name, ref))
+                continue
+            if kind == "USER":
+                name = person.display_name or person.username
+                result.targets.append(Target(str(person.id), name, ref))
                 continue
             values = person.contacts.get(kind, ())
             if values:
@@ -108,13 +117,19 @@ def expand(
             {
                 "code": "USER_NOT_FOUND",
                 "recipient": ref,
-                "message": f"{ref!r} is not a member of this project"
-                + (
-                    ""
-                    if allow_unregistered
-                    else "; to send to addresses of people without an account, turn on "
-                    "allowUnregisteredRecipients in /api/v1/settings/mail"
-                ),
+                "message": _not_member(ref, kind, allow_unregistered),
             }
         )
     return result
+
+
+def _not_member(ref: str, kind: str, allow_unregistered: bool) -> str:
+    if kind == "USER":
+        # An inbox belongs to an account: an outsider has none, whatever the project allows.
+        return f"{ref!r} is not a member of this project; in-app notifications reach members only"
+    if allow_unregistered:
+        return f"{ref!r} is not a member of this project"
+    return (
+        f"{ref!r} is not a member of this project; to send to addresses of people without an "
+        "account, turn on allowUnregisteredRecipients in /api/v1/settings/mail"
+    )

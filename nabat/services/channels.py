@@ -126,6 +126,36 @@ def _check_type(type_name: str) -> type[ChannelConfig]:
     return model
 
 
+def _builtin(type_name: str) -> bool:
+    kind = channel_type(type_name)
+    return kind is not None and kind.builtin
+
+
+def _check_retype(old: str, new: str) -> None:
+    """Refuse turning a channel into a built-in type's, or a built-in one into another."""
+    if old == new:
+        return
+    if _builtin(old):
+        raise _field_error(
+            "type",
+            Sentence(
+                "the {type} channel is built in and keeps its type; add a channel of "
+                "type {new} instead",
+                type=old,
+                new=new,
+            ),
+        )
+    if _builtin(new):
+        raise _field_error(
+            "type",
+            Sentence(
+                "a project has one {type} channel, made by Nabat; another channel cannot "
+                "become one",
+                type=new,
+            ),
+        )
+
+
 def _check_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > _NAME_MAX:
@@ -171,9 +201,13 @@ class ChannelService:
         check_interval_seconds: int = 0,
     ) -> ChannelView:
         """Create a channel; ``is_default`` takes the default from any other channel;
-        ``check_interval_seconds`` (0: none) schedules checks, the first one at once."""
+        ``check_interval_seconds`` (0: none) schedules checks, the first one at once. A
+        built-in type (in-app) is refused with a :class:`Conflict` where the project has
+        its channel already."""
         model = _check_type(type_name)
         config = parse_config(model, configuration)
+        if _builtin(model.type_name):
+            await self._refuse_second(project_id, model.type_name)
         now = self._clock.now()
         interval = _interval(model.type_name, config, check_interval_seconds)
         row = Channel(
@@ -227,7 +261,8 @@ class ChannelService:
 
         Configuration keys are merged into the stored ones (``null`` removes a key) unless
         the type changes, when the configuration must be given whole. Masked secrets sent
-        back are kept as stored.
+        back are kept as stored. A built-in type's channel keeps its type, and no channel
+        takes a built-in type.
         """
         current = await self.get(project_id, channel_id)
         row = current.row
@@ -237,6 +272,7 @@ class ChannelService:
         new_type = row.type
         if changes.type is not None:
             new_type = _check_type(changes.type).type_name
+            _check_retype(row.type, new_type)
         if new_type != row.type and changes.configuration is None:
             raise _field_error(
                 "configuration",
@@ -273,10 +309,35 @@ class ChannelService:
         return ChannelView(row=row, config=config)
 
     async def delete(self, project_id: int, channel_id: int) -> None:
-        """Delete a channel of the project."""
+        """Delete a channel of the project; a built-in one (in-app) is refused with a
+        :class:`Conflict`: it can be switched off instead."""
         # The configuration is not read: a channel sealed with a lost key can still go.
-        await self._session.delete(await self._row(project_id, channel_id))
+        row = await self._row(project_id, channel_id)
+        if _builtin(row.type):
+            # Nabat makes it again for a project without one, at the next start.
+            raise Conflict(
+                Sentence(
+                    "the {type} channel is built in and cannot be deleted; switch it off "
+                    "instead (enabled: false)",
+                    type=row.type,
+                )
+            )
+        await self._session.delete(row)
         await self._store(project_id)
+
+    async def _refuse_second(self, project_id: int, type_name: str) -> None:
+        existing = await self._session.scalar(
+            select(Channel.id).where(Channel.project_id == project_id, Channel.type == type_name)
+        )
+        if existing is not None:
+            raise Conflict(
+                Sentence(
+                    "this project has its {type} channel already (channel {id}); a project "
+                    "has one, made by Nabat",
+                    type=type_name,
+                    id=existing,
+                )
+            )
 
     async def _row(self, project_id: int, channel_id: int) -> Channel:
         row = await self._session.get(Channel, channel_id) if as_id(channel_id) else None

@@ -14,7 +14,7 @@ waited for inside a transaction.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -28,6 +28,7 @@ from nabat.clock import Clock
 from nabat.db.gate import WriteGate
 from nabat.delivery.attempt import Attempted, attempt
 from nabat.delivery.content import DeliveryContent, seed_payload
+from nabat.delivery.inbox import store_items
 from nabat.delivery.outcomes import failed, sent
 from nabat.delivery.queue import Claimed, Lease, NewDelivery, enqueue, settle
 from nabat.delivery.ratelimit import RateLimits
@@ -38,6 +39,7 @@ from nabat.models.account import User
 from nabat.models.delivery import DeliveryKind
 from nabat.routing.snapshot import event_snapshot
 from nabat.services.channels import ChannelView
+from nabat.signals.inbox import InboxNews
 
 # The test's message when the form leaves it empty, in the project's language.
 DEFAULT_MESSAGE = {
@@ -78,7 +80,8 @@ class QueuedTest:
 
 @dataclass(frozen=True)
 class TestResult:
-    """A recorded test: the answer for the caller, or the failure to raise after commit."""
+    """A recorded test: the answer for the caller, or the failure to raise after commit;
+    ``news``: the change to the tester's inbox an in-app test made, to announce."""
 
     __test__ = False
 
@@ -87,11 +90,19 @@ class TestResult:
     message: str
     detail: str
     failure: TestSendFailed | None = None
+    news: list[InboxNews] = field(default_factory=list)
 
 
 def _recipient(
-    kind: ChannelType[Any], view: ChannelView, request: TestRequest, user_email: str | None
+    kind: ChannelType[Any],
+    view: ChannelView,
+    request: TestRequest,
+    user_email: str | None,
+    user_id: int | None,
 ) -> str | None:
+    if kind.address_kind == "USER":
+        # An in-app test lands in the tester's own inbox, never in someone else's.
+        return str(user_id) if user_id is not None else None
     if request.recipient:
         return request.recipient.strip()
     # A mail channel without recipients of its own mails the tester.
@@ -133,6 +144,7 @@ async def queue_test(
     request: TestRequest,
     user_email: str | None,
     lease: Lease,
+    user_id: int | None = None,
 ) -> QueuedTest:
     """Store the test delivery (one attempt allowed) leased to ``lease.owner``; the caller
     commits before :func:`run_test`.
@@ -165,7 +177,7 @@ async def queue_test(
         channel_id=view.row.id,
         channel_type=view.row.type,
         content=content.to_json(),
-        recipient=_recipient(_descriptor(view), view, request, user_email),
+        recipient=_recipient(_descriptor(view), view, request, user_email, user_id),
         kind=DeliveryKind.TEST.value,
     )
     [item] = await enqueue(session, [new], now=now, max_attempts=1, lease=lease)
@@ -211,7 +223,10 @@ async def record_test(
         outcome = sent(item, queued.queued_at, attempted.seconds, attempted.receipt, now)
     else:
         outcome = failed(item, queued.queued_at, attempted.seconds, error, now)
-    await settle(session, [outcome], worker=queued.owner, now=now)
+    owned = await settle(session, [outcome], worker=queued.owner, now=now)
+    news = []
+    if outcome.inbox is not None and item.id in owned:
+        news = await store_items(session, [(item, outcome.inbox)], now=now)
     duration_ms = attempted.seconds * 1000
     kind = _descriptor(queued.view)
     if error is None:
@@ -220,6 +235,7 @@ async def record_test(
             duration_ms=duration_ms,
             message=kind.test_sent.said(language),
             detail=outcome.reason,
+            news=news,
         )
     failure = TestSendFailed(
         kind.test_failed.said(language, reason=error.reason),
@@ -248,6 +264,8 @@ class TestParts:
     owner: str
     lease_seconds: float
     limits: RateLimits
+    # Announces changes to people's inboxes (an in-app test's item) after the commit.
+    inbox_published: Callable[[list[InboxNews]], None] | None = None
 
 
 async def send_test(
@@ -267,7 +285,8 @@ async def send_test(
 
     Returns the recorded result; a refused test carries its :class:`TestSendFailed` in
     ``failure`` (worded in ``language``, else the project's) for the caller to raise or
-    show. The tester's e-mail is the recipient of a mail channel without its own.
+    show. The tester's e-mail is the recipient of a mail channel without its own; an
+    in-app test goes to the tester's own inbox.
     """
     user = await session.get(User, user_id) if user_id is not None else None
     now = parts.clock.now()
@@ -280,10 +299,13 @@ async def send_test(
             request=request,
             user_email=user.email if user else None,
             lease=lease,
+            user_id=user.id if user else None,
         )
         await commit()
     attempted = await run_test(queued, sender=sender, limits=parts.limits)
     async with parts.gate:
         result = await record_test(session, queued, attempted, clock=parts.clock, language=language)
         await commit()
+    if result.news and parts.inbox_published is not None:
+        parts.inbox_published(result.news)
     return result

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 DELIVERIES = "deliveries"
 # Batched events were stored for routing: routers, take them.
 EVENTS = "events"
-# Later: "inbox:<user id>" for live pushes to a user's streams.
+# People's inboxes changed: live streams, look again. The payload names whose inbox and
+# up to which change (``nabat.signals.inbox``), never what changed.
+INBOX = "inbox"
 
 # PostgreSQL's NOTIFY refuses payloads of 8,000 bytes or more (the default build's
 # limit: https://www.postgresql.org/docs/current/sql-notify.html); every implementation

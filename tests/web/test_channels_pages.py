@@ -18,6 +18,7 @@ from nabat.services.channels import ChannelService
 from nabat.state import AppState
 from tests.fakes.smtp import SMTP_PASSWORD, SMTP_USER, FakeSmtpServer
 from tests.fakes.webhook import Scripted, WebhookReceiver
+from tests.support.channels import made_by_people
 from tests.test_isolation import PASSWORD, add_user
 from tests.web.support import assert_translated, console_login, csrf_of, post_form
 
@@ -142,7 +143,7 @@ async def test_an_email_channel_from_its_form_mails_its_recipients_and_says_so_i
         }
         made = await post_form(client, "/channels/new?type=EMAIL", "/channels/new", fields)
         assert made.status_code == 303, made.text
-        [channel] = (await client.get(CHANNELS, headers=admin_headers)).json()
+        [channel] = made_by_people((await client.get(CHANNELS, headers=admin_headers)).json())
         assert channel["configuration"]["to"] == ["ops@example.org", "duty@example.org"]
         assert channel["configuration"]["auth"] is True
         assert "useTls" not in channel["configuration"]
@@ -190,7 +191,7 @@ async def test_a_bad_url_or_headers_line_is_shown_next_to_its_field_and_the_name
     after = near(answer.text, 'id="field-headers"').split('id="field-timeout"')[0]
     assert "строка 1: пишите каждую запись как «Имя: значение»" in after
     assert ">oops</textarea>" in after
-    assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
+    assert made_by_people((await client.get(CHANNELS, headers=admin_headers)).json()) == []
 
 
 async def test_saving_with_the_secret_left_empty_keeps_the_stored_secret(
@@ -375,9 +376,8 @@ async def test_a_post_without_the_csrf_token_is_refused(
     assert made.status_code == 403
     deleted = await client.post(f"/channels/{channel}/delete", data={"csrf": "forged"})
     assert deleted.status_code == 403
-    assert [
-        entry["id"] for entry in (await client.get(CHANNELS, headers=admin_headers)).json()
-    ] == [channel]
+    listed = made_by_people((await client.get(CHANNELS, headers=admin_headers)).json())
+    assert [entry["id"] for entry in listed] == [channel]
 
 
 async def test_every_registered_type_gets_a_form_with_a_labelled_input_per_key(

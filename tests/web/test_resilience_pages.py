@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from nabat.models.delivery import ChannelHealth, CircuitState
 from tests.fakes.webhook import Scripted, WebhookReceiver, running_receiver
+from tests.support.channels import made_by_people
 from tests.web.support import assert_translated, console_login, post_form
 
 CHANNELS = "/api/v1/notifications/channels"
@@ -48,7 +49,7 @@ async def test_the_check_interval_is_chosen_in_the_channel_form(
         },
     )
     assert made.status_code == 303, made.text
-    [channel] = (await client.get(CHANNELS, headers=admin_headers)).json()
+    [channel] = made_by_people((await client.get(CHANNELS, headers=admin_headers)).json())
     status = f"{CHANNELS}/{channel['id']}/status"
     assert (await client.get(status, headers=admin_headers)).json()["checkIntervalSeconds"] == 900
     page = (await client.get(f"/channels/{channel['id']}")).text

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.fakes.sms import SMSRU_API_ID, SmsRuFake, form_of
+from tests.support.channels import made_by_people
 from tests.web.support import assert_translated, console_login, post_form
 
 CHANNELS = "/api/v1/notifications/channels"
@@ -51,7 +52,7 @@ async def test_an_smsru_channel_from_its_form_stores_e164_and_sends_a_test(
         },
     )
     assert answer.status_code == 303, answer.text
-    [channel] = (await client.get(CHANNELS, headers=admin_headers)).json()
+    [channel] = made_by_people((await client.get(CHANNELS, headers=admin_headers)).json())
     configuration = channel["configuration"]
     assert configuration["defaultRecipients"] == ["+79255070602", "+442083661177"]
     assert configuration["apiId"] == "********"
@@ -104,4 +105,4 @@ async def test_a_bad_number_and_another_providers_key_are_shown_next_to_their_fi
     answer = await post_form(client, "/channels/new?type=SMS", "/channels/new", fields)
     assert answer.status_code == 422
     assert "required for the SMSRU provider" in near(answer.text, "apiId")
-    assert (await client.get(CHANNELS, headers=admin_headers)).json() == []
+    assert made_by_people((await client.get(CHANNELS, headers=admin_headers)).json()) == []
