@@ -86,7 +86,8 @@ def login(fake: ExchangeFake, **overrides: Any) -> dict[str, Any]:
         "fromName": "Набат",
         "replyTo": "help@contoso.example",
         "to": ["ops@contoso.example"],
-        "timeout": 5,
+        # Generous: exchangelib runs on threads, which a loaded machine starves.
+        "timeout": 15,
         **overrides,
     }
 
@@ -101,7 +102,8 @@ def oauth2(fake: ExchangeFake, **overrides: Any) -> dict[str, Any]:
         "authorityHost": fake.base_url,
         "fromEmail": MAILBOX,
         "to": ["ops@contoso.example"],
-        "timeout": 5,
+        # Generous: exchangelib runs on threads, which a loaded machine starves.
+        "timeout": 15,
         **overrides,
     }
 
@@ -400,7 +402,8 @@ def login_to(server: str) -> dict[str, Any]:
         "authType": "basic",
         "fromEmail": MAILBOX,
         "to": ["ops@contoso.example"],
-        "timeout": 5,
+        # Generous: exchangelib runs on threads, which a loaded machine starves.
+        "timeout": 15,
     }
 
 
