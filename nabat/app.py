@@ -19,6 +19,7 @@ from nabat.api import (
     events,
     health,
     inbox,
+    inbox_stream,
     integrations,
     notification_types,
     preferences,
@@ -129,6 +130,14 @@ async def provide_inapp_channels(state: AppState) -> None:
         log.info("made the in-app channel of %d projects", made)
 
 
+def end_streams(app: FastAPI) -> None:
+    """End the application's live streams: the server is about to stop and would
+    otherwise wait for them (``nabat.live.server``)."""
+    state: AppState | None = getattr(app.state, "nabat", None)
+    if state is not None:
+        state.hub.end_streams()
+
+
 def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
     """Build the application. Nothing touches the database until the lifespan starts."""
 
@@ -138,6 +147,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         app.state.nabat = state
         stop = asyncio.Event()
         runner: asyncio.Task[None] | None = None
+        live: asyncio.Task[None] | None = None
         try:
             await bootstrap_admin(state)
             await provide_inapp_channels(state)
@@ -145,11 +155,15 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
                 # Registered before any worker claims, or others would take its rows.
                 await state.liveness.register()
                 runner = asyncio.create_task(run_loops(state.delivery_loops(), stop))
+            await state.hub.start()
+            live = asyncio.create_task(run_loops([state.hub], stop))
             yield
         finally:
             stop.set()
             if runner is not None:
                 await runner
+            if live is not None:
+                await live
             await state.close()
 
     app = FastAPI(
@@ -180,6 +194,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> FastAPI:
         integrations,
         templates,
         inbox,
+        inbox_stream,
     ):
         app.include_router(module.router)
     install_console(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -14,12 +15,14 @@ import typer
 import uvicorn
 import uvloop
 from sqlalchemy.ext.asyncio import AsyncSession
+from uvicorn.config import STARTUP_FAILURE
 
-from nabat.app import bootstrap_admin, build_state, create_app
+from nabat.app import bootstrap_admin, build_state, create_app, end_streams
 from nabat.clock import SystemClock
 from nabat.db.engine import create_engine
 from nabat.db.migrate import upgrade_to_head
 from nabat.errors import NabatError, NotFound
+from nabat.live.server import Server
 from nabat.loops import run_loops
 from nabat.models.account import Role
 from nabat.services import accounts, apikeys, members
@@ -73,8 +76,9 @@ def _serve(host: str | None, port: int | None, *, workers: bool | None) -> None:
     if workers is not None:
         settings = settings.model_copy(update={"run_workers": workers})
     _tune_gc()
-    uvicorn.run(
-        create_app(settings),
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
@@ -83,6 +87,12 @@ def _serve(host: str | None, port: int | None, *, workers: bool | None) -> None:
         # trust any local process (its default is 127.0.0.1) and replace the peer first.
         proxy_headers=False,
     )
+    # Not uvicorn.run: its server would wait for the live streams before shutting down.
+    server = Server(config, before_shutdown=lambda: end_streams(application))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
 
 
 @app.command()

@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     circuit_open_cap_seconds: float = Field(
         default=1800.0, gt=0, description="The longest a circuit stays open before a trial."
     )
+    stream_keepalive_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A live stream quiet this long sends a comment, so proxies keep it.",
+    )
+    stream_resync_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How often live streams look for changes whose signal was lost.",
+    )
     smtp_pool_size: int = Field(default=8, ge=1, le=100)
     dedup_window_seconds: int = Field(default=3600, ge=1, le=30 * 24 * 3600)
     idempotency_hours: int = Field(default=24, ge=1, le=24 * 90)

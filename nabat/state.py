@@ -19,6 +19,7 @@ from nabat.delivery.metrics import Metrics
 from nabat.delivery.queue import Claimed, Lease
 from nabat.delivery.ratelimit import RateLimits
 from nabat.delivery.worker import Worker
+from nabat.live.hub import LiveHub
 from nabat.loops import BackgroundLoop, LoopHealth
 from nabat.scheduler import Recurring, Scheduler
 from nabat.security.crypto import SecretBox
@@ -64,6 +65,8 @@ class AppState:
     scheduler: Scheduler = field(init=False)
     principals: PrincipalCache = field(init=False)
     loop_health: LoopHealth = field(init=False)
+    # The open live streams of this process (started by the lifespan of an HTTP server).
+    hub: LiveHub = field(init=False)
     # One set of provider buckets per process: workers and test sends draw on the same.
     rate_limits: RateLimits = field(init=False)
 
@@ -71,6 +74,13 @@ class AppState:
         self.loop_health = LoopHealth(self.metrics.registry)
         self.principals = PrincipalCache(self.clock)
         self.rate_limits = RateLimits(self.clock)
+        self.hub = LiveHub(
+            signals=self.signals,
+            sessions=self.sessions,
+            keepalive_seconds=self.settings.stream_keepalive_seconds,
+            resync_seconds=self.settings.stream_resync_seconds,
+            health=self.loop_health,
+        )
         self.acceptor = Acceptor(
             sessions=self.sessions,
             gate=self.write_gate,
@@ -180,6 +190,7 @@ class AppState:
             name=name or self.liveness.owner,
             health=self.loop_health if supervised else None,
             inbox_published=self.publish_inbox,
+            settled=self.hub.deliveries_changed,
         )
 
     def wake_workers(self) -> None:
@@ -221,6 +232,8 @@ class AppState:
         workers of every process to claim queued ones."""
         if self.worker is not None and lease is not None and lease.owner == self.worker.owner:
             self.worker.adopt(queued)
+            # Adopted rows are not queued for the others to claim: only the feeds hear.
+            self.hub.deliveries_changed({item.project_id for item in queued})
         elif queued:
             self.wake_workers()
 
@@ -228,6 +241,7 @@ class AppState:
         """Release network clients and database connections."""
         await self.acceptor.drain()
         # After the drain: the last stored requests' signals still go out.
+        await self.hub.close()
         await self.signals.close()
         await self.outbound.close()
         await self.smtp.close()

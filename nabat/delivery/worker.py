@@ -79,7 +79,8 @@ class Worker(BackgroundLoop):
     A supervised loop (``nabat.loops``): a round claims what is due and starts sending
     it; a failing database makes rounds fail, and the loop retries them with backoff.
     In-app deliveries' inbox items are stored as they are settled, and announced through
-    ``inbox_published`` after the commit.
+    ``inbox_published`` after the commit; ``settled`` hears which projects' deliveries
+    each flush settled, after its commit (the console's live feeds).
     """
 
     name = "worker"
@@ -99,9 +100,11 @@ class Worker(BackgroundLoop):
         rng: random.Random | None = None,
         health: LoopHealth | None = None,
         inbox_published: Callable[[list[InboxNews]], None] | None = None,
+        settled: Callable[[set[int]], None] | None = None,
     ) -> None:
         super().__init__(health=health, idle_seconds=settings.poll_seconds)
         self._inbox_published = inbox_published
+        self._settled = settled
         self._sessions = sessions
         self._senders = senders
         self._box = box
@@ -452,6 +455,8 @@ class Worker(BackgroundLoop):
             raise
         if news and self._inbox_published is not None:
             self._inbox_published(news)
+        if mine and self._settled is not None:
+            self._settled({done.item.project_id for done in mine})
         for project in changes.circuits:
             self._channel_cache.forget(session, project)
         for done in batch:

@@ -10,13 +10,22 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from nabat.signals.base import DELIVERIES, EVENTS, INBOX, Listener, Signals, Subscription
+from nabat.signals.base import (
+    DELIVERIES,
+    DELIVERY_CHANGES,
+    EVENTS,
+    INBOX,
+    Listener,
+    Signals,
+    Subscription,
+)
 from nabat.signals.local import LocalSignals
 from nabat.signals.postgres import PostgresSignals, asyncpg_dsn
 from nabat.signals.sockets import SocketSignals, directory_for
 
 __all__ = [
     "DELIVERIES",
+    "DELIVERY_CHANGES",
     "EVENTS",
     "INBOX",
     "Listener",

@@ -19,6 +19,9 @@ EVENTS = "events"
 # People's inboxes changed: live streams, look again. The payload names whose inbox and
 # up to which change (``nabat.signals.inbox``), never what changed.
 INBOX = "inbox"
+# Deliveries were adopted or settled: the console's live feeds, look again. The payload
+# is the projects' ids, comma-separated (``nabat.live.announce``).
+DELIVERY_CHANGES = "delivery_changes"
 
 # PostgreSQL's NOTIFY refuses payloads of 8,000 bytes or more (the default build's
 # limit: https://www.postgresql.org/docs/current/sql-notify.html); every implementation
