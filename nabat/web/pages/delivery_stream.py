@@ -1,24 +1,20 @@
 """``GET /deliveries/stream``: the delivery list's live feed (Server-Sent Events).
 
-Settling a delivery signals nothing on the signal seam, and deliveries adopted by the
-in-process worker are not even signalled when queued; so the stream polls the database
-once a second for rows stamped (``updated_at``) since the last one it pushed, and a
-``deliveries`` signal only makes it look sooner. Each event carries the rendered row;
-its ``id:`` is the moment to resume from, which the browser sends back as
-``Last-Event-ID`` when it reconnects.
+The feed is one of the live hub's streams (``nabat.live.hub``): it reads the project's
+deliveries stamped (``updated_at``) since the last one it pushed each time the hub rings
+it — new deliveries queued (the ``deliveries`` signal), deliveries adopted by an
+in-process worker or settled by any worker (``delivery_changes``, by project), and the
+hub's slow resync in case a signal was lost. Each event carries the rendered row; its
+``id:`` is the moment to resume from, which the browser sends back as ``Last-Event-ID``
+when it reconnects.
 
-A stream ends when its client goes away (checked every poll) and after
-:data:`STREAM_SECONDS` in any case: uvicorn waits for open responses before it shuts
-down and tells the application nothing, so a bounded stream is what keeps a shutdown
-from waiting on an idle browser tab; the browser reconnects at once from its last id.
+The feed ends when its client goes away and when the server begins to stop (the hub ends
+every stream then, so a shutdown never waits on an idle browser tab).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
@@ -26,19 +22,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from nabat.api.deps import StateDep
+from nabat.live.sse import event, event_stream, paced
 from nabat.services import deliveries as record
 from nabat.services.access import Scope
-from nabat.signals import DELIVERIES
 from nabat.state import AppState
 from nabat.web.pages.deliveries import Row, channel_names, read_filters, render_row
 from nabat.web.session import SignedIn, Visitor
 
 router = APIRouter(include_in_schema=False)
 
-POLL_SECONDS = 1.0
-KEEP_ALIVE_SECONDS = 15.0
-STREAM_SECONDS = 30.0
-RECONNECT_MS = 2000
 # A row is stamped when its transaction starts its work and becomes visible at commit,
 # possibly later (group commit, the SQLite write gate): look back this far every time,
 # and skip what was already pushed unchanged.
@@ -64,7 +56,7 @@ def _resume_from(request: Request, now: datetime) -> datetime:
 
 def _event(cursor: datetime, row: Row, html: str) -> str:
     data = json.dumps({"id": row.id, "status": row.status, "html": html})
-    return f"id: {cursor.isoformat()}\nevent: delivery\ndata: {data}\n\n"
+    return event("delivery", data, cursor.isoformat())
 
 
 async def _changes(
@@ -73,22 +65,19 @@ async def _changes(
     assert visitor.principal is not None
     project_id = visitor.principal.project_id
     filters = read_filters(visitor, dict(request.query_params)).chosen
-    woken = asyncio.Event()
-    subscription = state.signals.subscribe(DELIVERIES, lambda _payload: woken.set())
     cursor = start
     # What was pushed, by id: the stamp and status, so the overlap repeats nothing.
     pushed: dict[int, tuple[datetime, str, int]] = {}
-    began = last_write = time.monotonic()
-    try:
-        yield f"retry: {RECONNECT_MS}\n\n"
-        while time.monotonic() - began < STREAM_SECONDS:
-            if await request.is_disconnected():
-                return
+
+    async def news() -> AsyncIterator[str]:
+        nonlocal cursor, pushed
+        while True:
             async with state.sessions() as session:
                 rows = await record.changed_deliveries(
                     session, project_id, filters, since=cursor - OVERLAP, limit=BATCH
                 )
                 names = await channel_names(session, project_id) if rows else {}
+            frames: list[str] = []
             for delivery in rows:
                 mark = (delivery.updated_at, delivery.status, delivery.attempts)
                 if pushed.get(delivery.id) == mark:
@@ -96,18 +85,18 @@ async def _changes(
                 pushed[delivery.id] = mark
                 cursor = max(cursor, delivery.updated_at)
                 row = Row.of(delivery, names)
-                yield _event(cursor, row, render_row(visitor, row))
-                last_write = time.monotonic()
+                frames.append(_event(cursor, row, render_row(visitor, row)))
             horizon = cursor - OVERLAP
             pushed = {key: mark for key, mark in pushed.items() if mark[0] >= horizon}
-            if time.monotonic() - last_write >= KEEP_ALIVE_SECONDS:
-                yield ": keep-alive\n\n"
-                last_write = time.monotonic()
-            woken.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(woken.wait(), POLL_SECONDS)
-    finally:
-        subscription.close()
+            if frames:
+                yield "".join(frames)
+            # A full batch of rows pushed already would read the same batch again.
+            if len(rows) < BATCH or not frames:
+                return
+
+    with state.hub.feed(project_id) as listener:
+        async for frame in paced(listener, news, keepalive_seconds=state.hub.keepalive_seconds):
+            yield frame
 
 
 @router.get("/deliveries/stream")
@@ -117,8 +106,4 @@ async def delivery_stream(
     """New and changed deliveries of the list's filters, as Server-Sent Events."""
     visitor.require(Scope.DELIVERIES_READ)
     start = _resume_from(request, state.clock.now())
-    return StreamingResponse(
-        _changes(request, state, visitor, start),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(_changes(request, state, visitor, start))
