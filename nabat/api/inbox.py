@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from nabat.api.deps import BearerDep, SessionDep, StateDep, get_current_user
 from nabat.errors import Forbidden
+from nabat.live.inbox import item_out
 from nabat.models.account import User
-from nabat.models.inbox import InboxItem
 from nabat.schemas.channels import DeletedOut
 from nabat.schemas.inbox import (
     InboxChangedOut,
@@ -50,27 +50,6 @@ InboxOwner = Annotated[User, Depends(get_inbox_owner)]
 
 def _service(state: AppState, session: AsyncSession, user: User) -> InboxService:
     return InboxService(session, state.clock, user.id, published=state.publish_inbox)
-
-
-def _out(item: InboxItem) -> InboxItemOut:
-    return InboxItemOut(
-        id=item.id,
-        project_id=item.project_id,
-        type=item.type_key,
-        severity=item.severity,
-        title=item.title,
-        body=item.body,
-        link=item.link,
-        event_id=item.event_id,
-        delivery_id=item.delivery_id,
-        created_at=item.created_at,
-        seen=item.seen_at is not None,
-        read=item.read_at is not None,
-        archived=item.archived_at is not None,
-        seen_at=item.seen_at,
-        read_at=item.read_at,
-        archived_at=item.archived_at,
-    )
 
 
 async def _changed(service: InboxService, changed: int) -> InboxChangedOut:
@@ -110,7 +89,7 @@ async def list_inbox(
         severities=tuple(severity or ()),
     )
     page = await _service(state, session, user).page(query)
-    return InboxPageOut(items=[_out(item) for item in page.items], next_before=page.next_before)
+    return InboxPageOut(items=[item_out(item) for item in page.items], next_before=page.next_before)
 
 
 @router.get("/count", response_model=InboxCountsOut)
@@ -124,7 +103,7 @@ async def _mark(
     state: AppState, session: AsyncSession, user: User, item_id: int, kind: Mark
 ) -> InboxItemOut:
     item = await _service(state, session, user).mark(item_id, kind)
-    out = _out(item)
+    out = item_out(item)
     await session.commit()
     return out
 
